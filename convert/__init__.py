@@ -1,0 +1,1 @@
+"""Conversion: quantized TFLite models, their manifest and parity report."""

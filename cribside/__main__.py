@@ -1,0 +1,3 @@
+from cribside.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,122 @@
+"""The ``cribside`` command: one entry point, subcommands registered in a table.
+
+Each subcommand lives in its own module, imported only when that subcommand is
+used, so ``cribside --help`` and the device commands never import TensorFlow.
+A command module provides::
+
+    def add_arguments(parser: argparse.ArgumentParser) -> None
+    def run(args: argparse.Namespace) -> int
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from typing import Sequence
+
+from cribside import NOT_A_MEDICAL_DEVICE, __version__
+
+# name -> (module, one-line help). Groups map to a nested table.
+COMMANDS: dict[str, tuple[str, str] | dict[str, tuple[str, str]]] = {
+    "align": ("cribside.edge.face.cli", "align faces in images or videos to 64x64 crops"),
+    "fetch-models": ("cribside.edge.face.fetch_cli", "download MediaPipe's face models from PyPI (pinned, sha256-checked)"),
+    "synth": ("cribside.training.synth_cli", "write a SYNTHETIC dataset (tests and demos only)"),
+    "validate-data": ("cribside.training.dataset_cli", "check a dataset folder against the documented layout"),
+    "preprocess": ("cribside.training.preprocess", "align every raw frame of a dataset (parallel, resumable)"),
+    "train": ("cribside.training.train_cli", "train the autoencoder and the LSTM classifier [train extra]"),
+    "eval": ("cribside.training.eval_cli", "evaluate a training run; --device evaluates the TFLite device path"),
+    "sweep": ("cribside.training.sweep", "re-run the paper's Table II/III grids [train extra]"),
+    "convert": ("cribside.convert.cli", "quantize a run to TFLite models with a manifest [train extra]"),
+    "run": ("cribside.edge.run_cli", "watch cameras or videos and publish state and alerts over MQTT"),
+    "config": {
+        "validate": ("cribside.edge.config_cli", "validate a device config file, printing every error"),
+        "schema": ("cribside.edge.config_schema_cli", "print the device config's JSON Schema"),
+    },
+    "bench": {
+        "align": ("cribside.edge.face.bench", "time the face aligner per stage"),
+        "train": ("cribside.training.bench", "time training epochs on an IFPaLD-sized synthetic set [train extra]"),
+        "models": ("cribside.edge.runtime_bench", "time the TFLite models in every mode and thread count"),
+        "run": ("cribside.edge.run_bench", "time the whole device loop"),
+    },
+}
+
+# Modules that only the train extra provides.
+_TRAIN_ONLY = {"tensorflow", "keras", "matplotlib"}
+
+
+def _add_command(subparsers: argparse._SubParsersAction, name: str, module: str, help_: str) -> None:
+    parser = subparsers.add_parser(name, help=help_, description=help_)
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.split(".")[0] in _TRAIN_ONLY | {"cribside"}:
+            # Registered but not usable here: still listed; say why when used.
+            parser.set_defaults(_unavailable=exc)
+            return
+        raise
+    mod.add_arguments(parser)
+    parser.set_defaults(_run=mod.run)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cribside",
+        description=f"cribside {__version__}: infant cry and pain monitor for edge devices. {NOT_A_MEDICAL_DEVICE}",
+    )
+    parser.add_argument("--version", action="version", version=f"cribside {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, entry in COMMANDS.items():
+        if isinstance(entry, dict):
+            group = subparsers.add_parser(name, help=f"{name} subcommands: {', '.join(entry)}")
+            group_sub = group.add_subparsers(dest=f"{name}_command", metavar="SUBCOMMAND")
+            for sub_name, (module, help_) in entry.items():
+                _add_command(group_sub, sub_name, module, help_)
+            group.set_defaults(_group=group)
+        else:
+            _add_command(subparsers, name, *entry)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from cribside.edge.errors import CribsideError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if getattr(args, "_unavailable", None) is not None:
+        missing = args._unavailable.name
+        print(
+            f"cribside {args.command}: error: needs the Python package '{missing}'; "
+            "install the extra with: pip install 'cribside[train]'",
+            file=sys.stderr,
+        )
+        return 2
+    if not hasattr(args, "_run"):
+        (getattr(args, "_group", None) or parser).print_help()
+        return 2
+    try:
+        return int(args._run(args) or 0)
+    except CribsideError as exc:
+        print(f"cribside {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.split(".")[0] in _TRAIN_ONLY:
+            print(
+                f"cribside {args.command}: error: needs '{exc.name}', which comes with the train extra: "
+                "pip install 'cribside[train]'",
+                file=sys.stderr,
+            )
+            return 2
+        raise
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
