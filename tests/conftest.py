@@ -1,0 +1,16 @@
+"""Shared pytest set-up. Fixtures live in one module per area (tests/fixtures_*.py)."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+pytest_plugins = [
+    "fixtures_face",  # face models, real face images and videos
+    "fixtures_data",  # synthetic datasets
+    "fixtures_run",  # a small trained run
+    "fixtures_models",  # converted TFLite models with a manifest
+    "fixtures_broker",  # a real mosquitto broker on a free loopback port
+]
+
+DATA = Path(__file__).parent / "data"

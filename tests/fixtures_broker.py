@@ -1,0 +1,1 @@
+"""Fixtures: broker (see conftest.py)."""

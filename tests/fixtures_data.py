@@ -1,0 +1,1 @@
+"""Fixtures: data (see conftest.py)."""

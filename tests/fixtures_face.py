@@ -1,0 +1,1 @@
+"""Fixtures: face (see conftest.py)."""

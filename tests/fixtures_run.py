@@ -1,0 +1,1 @@
+"""Fixtures: run (see conftest.py)."""
