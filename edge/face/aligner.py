@@ -1,0 +1,287 @@
+"""FaceAligner: detect, mesh and crop one face per frame, optionally tracking it.
+
+Stages per call: BlazeFace detection (skipped while tracking), the 468-point mesh on
+a rotated ROI, then one warp to the crop. A face is reported only when the mesh
+model says a face is present, so an empty cot, a dog or a black frame give None,
+never a crop of something else.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from pathlib import Path
+from types import TracebackType
+
+import cv2
+import numpy as np
+
+from cribside.edge.errors import CribsideError
+from cribside.edge.face.anchors import FULL_RANGE, SHORT_RANGE
+from cribside.edge.face.candidates import order_by_select, roi_from_landmarks, rois_from_detection
+from cribside.edge.face.crop import crop_rect, eye_angle_rad, eye_centers, warp_crop
+from cribside.edge.face.detector import BlazeFaceDetector, Detection
+from cribside.edge.face.geometry import RotatedRect
+from cribside.edge.face.landmarks import FaceMeshModel, MeshResult
+from cribside.edge.face.models import FACE_MODELS, ensure_face_models
+from cribside.edge.face.settings import AlignerSettings
+from cribside.edge.face.types import AlignedFace
+
+# Faces tried per frame before giving up: a parent, a sibling and the infant.
+_MAX_CANDIDATES = 3
+# Mesh runs per frame before giving up on it: bounds the time of a frame without a
+# face (head turned away) to a few tens of ms on one core.
+_MAX_MESH_RUNS = 12
+# Detections whose centres are closer than this fraction of the face size are one face.
+_SAME_FACE_DISTANCE = 0.5
+# A close-range re-detection farther than this (fraction of the ROI side) from the
+# ROI's centre is another face: a neighbour's centre is at least one face width
+# (~0.67 of the 1.5x ROI) away, while a poor first box can be off by ~0.3.
+_SAME_FACE_OFFSET = 0.4
+# Refinement stops early once the mesh turns less than this between passes.
+_REFINE_SETTLED_RAD = math.radians(1.0)
+
+
+def as_bgr(image: object) -> np.ndarray:
+    """Check an input frame and return it as (H, W, 3) uint8 BGR.
+
+    Grayscale (H, W) or (H, W, 1) and BGRA (H, W, 4) are valid images and are converted.
+
+    Raises:
+        CribsideError: None, not an array, wrong dtype, empty, or an unsupported shape.
+    """
+    if image is None:
+        raise CribsideError("align: image is None (the frame was not read)")
+    if not isinstance(image, np.ndarray):
+        raise CribsideError(f"align: image must be a numpy array, got {type(image).__name__}")
+    if image.size == 0:
+        raise CribsideError(f"align: image is empty (shape {image.shape})")
+    if image.dtype != np.uint8:
+        raise CribsideError(f"align: image dtype must be uint8, got {image.dtype}")
+    if image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 1):
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    if image.ndim == 3 and image.shape[2] == 3:
+        return np.ascontiguousarray(image)  # OpenCV refuses views with negative strides
+    if image.ndim == 3 and image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+    raise CribsideError(f"align: image must be HxW, HxWx3 or HxWx4, got shape {image.shape}")
+
+
+class FaceAligner:
+    """Turns BGR frames into ``AlignedFace`` crops (or None when there is no face).
+
+    Args:
+        settings: crop and detector settings; default ``AlignerSettings()``.
+        track: reuse the previous frame's mesh to place the next ROI and skip
+            detection (video); a single image never depends on earlier calls
+            unless this is on. ``reset()`` drops the track.
+        threads: LiteRT CPU threads per model.
+        models_dir: folder of the face models; default ``$CRIBSIDE_FACE_MODELS`` or
+            the user cache (see ``cribside fetch-models``).
+
+    Raises:
+        CribsideError: models missing, or settings pin different model files.
+    """
+
+    def __init__(self, settings: AlignerSettings | None = None, *, track: bool = False, threads: int = 1,
+                 models_dir: str | Path | None = None) -> None:
+        self.settings = settings or AlignerSettings()
+        self._check_model_pins()
+        paths = ensure_face_models(models_dir)
+        s = self.settings
+        self._short = BlazeFaceDetector(paths["detector_short"], SHORT_RANGE, s.detector_score_threshold, s.nms_iou_threshold, threads)
+        self._full = (BlazeFaceDetector(paths["detector_full"], FULL_RANGE, s.full_range_score_threshold, s.nms_iou_threshold, threads)
+                      if s.use_full_range else None)
+        self._mesh = FaceMeshModel(paths["landmarks"], threads)
+        self.track = track
+        self._roi: RotatedRect | None = None
+        self.timings: dict[str, float] = {"detect": 0.0, "landmarks": 0.0, "warp": 0.0}
+
+    def _check_model_pins(self) -> None:
+        pins = {"detector_short": self.settings.detector_short_sha256, "detector_full": self.settings.detector_full_sha256,
+                "landmarks": self.settings.landmarks_sha256}
+        for key, sha in pins.items():
+            if sha != FACE_MODELS[key][1]:
+                raise CribsideError(
+                    f"aligner settings pin {key} sha256 {sha[:12]}..., but this cribside ships {FACE_MODELS[key][1][:12]}...: "
+                    "the crops would differ from the ones the models were trained on"
+                )
+
+    def reset(self) -> None:
+        """Forget the tracked face; the next call detects from scratch."""
+        self._roi = None
+
+    def align(self, bgr: np.ndarray) -> AlignedFace | None:
+        """Align the selected face of one frame.
+
+        Args:
+            bgr: (H, W, 3) uint8 BGR frame; (H, W) gray and (H, W, 4) BGRA are accepted.
+
+        Returns:
+            The aligned face, or None when no face passes the presence gate.
+
+        Raises:
+            CribsideError: the input is not an image (None, empty, wrong dtype or shape).
+        """
+        if self._mesh is None:
+            raise CribsideError("align: this FaceAligner was closed")
+        image = as_bgr(bgr)
+        self.timings = {"detect": 0.0, "landmarks": 0.0, "warp": 0.0}
+        found = self._mesh_tracked(image) if (self.track and self._roi is not None) else None
+        if found is None:
+            found = self._detect_and_mesh(image)
+        face = None
+        if found is not None:
+            start = time.perf_counter()
+            face = self._to_aligned(image, found)
+            self.timings["warp"] = (time.perf_counter() - start) * 1000.0
+        if self.track and face is not None and found is not None:
+            self._roi = roi_from_landmarks(found.landmarks_px, self.settings.roi_scale)
+        else:
+            self._roi = None
+        return face
+
+    def _timed_detect(self, detector: BlazeFaceDetector, image: np.ndarray, angle_rad: float, min_score: float | None) -> list[Detection]:
+        start = time.perf_counter()
+        detections = detector.detect(image, angle_rad, min_score)
+        self.timings["detect"] += (time.perf_counter() - start) * 1000.0
+        return detections
+
+    def _run_mesh(self, image: np.ndarray, roi: RotatedRect) -> MeshResult:
+        start = time.perf_counter()
+        result = self._mesh.run(image, roi)
+        self.timings["landmarks"] += (time.perf_counter() - start) * 1000.0
+        return result
+
+    def _mesh_tracked(self, image: np.ndarray) -> MeshResult | None:
+        assert self._roi is not None
+        result = self._run_mesh(image, self._roi)
+        if result.presence >= self.settings.presence_threshold:
+            return result
+        self._roi = None  # lost the face: re-detect in this very frame
+        return None
+
+    def _passes(self) -> list[tuple[BlazeFaceDetector, float, float | None]]:
+        """Detection passes in order: upright short-range, full-range, rotated copies.
+
+        Each rotated copy is one more chance for a false face, so those passes use a
+        stricter score threshold, keeping the whole search about as selective as one pass.
+        """
+        passes: list[tuple[BlazeFaceDetector, float, float | None]] = [(self._short, 0.0, None)]
+        if self._full is not None:
+            passes.append((self._full, 0.0, None))
+        retry = self.settings.retry_score_threshold
+        return passes + [(self._short, math.radians(a), retry) for a in self.settings.retry_angles_deg]
+
+    def _detect_and_mesh(self, image: np.ndarray) -> MeshResult | None:
+        """The first pass that yields a face the mesh model accepts wins.
+
+        Within a pass, faces are tried in the ``select`` order. A face found upside
+        down is turned upright by ``_upright`` before its mesh is fitted (the mesh
+        cannot recover from an upside-down start), and any remaining tilt is
+        refined by ``_settle``, so rotated passes are needed only when the upright
+        ones miss.
+        """
+        tried: list[Detection] = []
+        budget = _MAX_MESH_RUNS
+        for detector, angle, min_score in self._passes():
+            detections = self._timed_detect(detector, image, angle, min_score)
+            for det in order_by_select(detections, self.settings.select, image.shape[:2]):
+                if budget <= 0:
+                    return None
+                if not any(_same_face(det, t) for t in tried):
+                    if len(tried) >= _MAX_CANDIDATES:
+                        continue
+                    tried.append(det)
+                first, *others = rois_from_detection(det, self.settings.roi_scale)
+                upright = self._upright(image, first)
+                # The re-detected upright ROI first; the detector's own ROIs as fallbacks
+                # for profile faces that the close-range view loses.
+                for roi in ([upright] if upright is not None else []) + [first, *others]:
+                    budget -= 1
+                    result = self._run_mesh(image, roi)
+                    if result.presence >= self.settings.presence_threshold:
+                        return self._settle(image, result)
+        return None
+
+    def _upright(self, image: np.ndarray, roi: RotatedRect) -> RotatedRect | None:
+        """Re-detect the face inside ``roi`` turned by 0, 90, 180 and 270 degrees.
+
+        The landmark model fits a mesh to a sideways or upside-down face as readily
+        as to an upright one and cannot recover from it; the detector scores the
+        view where the face is closest to upright highest (it tolerates about +-45
+        degrees, so one of the four views qualifies). That view's detection, made at
+        close range, also gives sharper eye keypoints for the ROI.
+
+        Returns:
+            The ROI from the best view's detection, or None if no view has a face.
+        """
+        start = time.perf_counter()
+        best: Detection | None = None
+        for quarter in range(4):
+            view = dataclasses.replace(roi, angle_rad=roi.angle_rad + quarter * math.pi / 2)
+            for det in self._short.detect_in(image, view):
+                # Only the face the ROI was placed on, not a neighbour inside it.
+                off_centre = math.dist(det.center_px, (roi.center_x, roi.center_y))
+                if off_centre <= _SAME_FACE_OFFSET * roi.width and (best is None or det.score > best.score):
+                    best = det
+        self.timings["detect"] += (time.perf_counter() - start) * 1000.0
+        return None if best is None else rois_from_detection(best, self.settings.roi_scale)[0]
+
+    def _settle(self, image: np.ndarray, found: MeshResult) -> MeshResult:
+        """Refine a freshly detected face's mesh.
+
+        Each refinement re-runs the mesh on an ROI placed by the previous mesh, as
+        tracking does, because the landmark model is most accurate on a face that is
+        upright in its input, which the detector's ROI achieves only roughly.
+        """
+        roi = roi_from_landmarks(found.landmarks_px, self.settings.roi_scale)
+        for _ in range(self.settings.refine_iterations):
+            refined = self._run_mesh(image, roi)
+            if refined.presence < self.settings.presence_threshold:
+                break  # keep the mesh that passed; a refinement never loses the face
+            found = refined
+            next_roi = roi_from_landmarks(refined.landmarks_px, self.settings.roi_scale)
+            if abs(_wrap(next_roi.angle_rad - roi.angle_rad)) < _REFINE_SETTLED_RAD:
+                break
+            roi = next_roi
+        return found
+
+    def _to_aligned(self, image: np.ndarray, found: MeshResult) -> AlignedFace | None:
+        landmarks = found.landmarks_px
+        left, right = eye_centers(landmarks)
+        angle = eye_angle_rad(left, right)
+        rect = crop_rect(landmarks, angle, self.settings)
+        if rect is None:
+            return None
+        crop = warp_crop(image, rect, self.settings.crop_size)
+        x0, y0 = landmarks.min(axis=0)
+        x1, y1 = landmarks.max(axis=0)
+        return AlignedFace(
+            crop=crop,
+            box=(float(x0), float(y0), float(x1 - x0), float(y1 - y0)),
+            left_eye=(float(left[0]), float(left[1])),
+            right_eye=(float(right[0]), float(right[1])),
+            eye_angle_deg=math.degrees(angle),
+            landmarks=landmarks,
+            score=found.presence,
+        )
+
+    def close(self) -> None:
+        """Release the interpreters."""
+        self._short = self._full = self._mesh = None  # type: ignore[assignment]
+
+    def __enter__(self) -> "FaceAligner":
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+
+def _wrap(angle_rad: float) -> float:
+    return (angle_rad + math.pi) % (2 * math.pi) - math.pi
+
+
+def _same_face(a: Detection, b: Detection) -> bool:
+    return math.dist(a.center_px, b.center_px) < _SAME_FACE_DISTANCE * max(*a.size_px, *b.size_px)

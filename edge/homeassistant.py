@@ -1,0 +1,70 @@
+"""Home Assistant MQTT discovery messages for one camera.
+
+Home Assistant creates entities from retained JSON configs published under
+``<discovery_prefix>/<component>/<object_id>/config``; each entity reads the
+camera's retained ``state`` topic through a value template and goes
+unavailable when the camera's ``availability`` says ``offline``.
+"""
+
+from __future__ import annotations
+
+import json
+
+from cribside import __version__
+from cribside.edge.config import MqttConfig
+from cribside.edge.publisher import device_topic
+
+# (component, object, name, value_template, extra fields)
+_ENTITIES: tuple[tuple[str, str, str, str, dict[str, object]], ...] = (
+    (
+        "binary_sensor",
+        "crying",
+        "Crying",
+        "{{ 'ON' if value_json.cry.label == 'yes' else 'OFF' }}",
+        {"payload_on": "ON", "payload_off": "OFF", "icon": "mdi:emoticon-cry-outline"},
+    ),
+    ("sensor", "pain_level", "Pain level", "{{ value_json.pain.label }}", {"icon": "mdi:emoticon-sad-outline"}),
+    (
+        "binary_sensor",
+        "face_visible",
+        "Face visible",
+        "{{ 'ON' if value_json.face_visible else 'OFF' }}",
+        {"payload_on": "ON", "payload_off": "OFF", "icon": "mdi:face-recognition"},
+    ),
+    ("sensor", "alert_level", "Alert level", "{{ value_json.alert_level }}", {"icon": "mdi:bell-alert-outline"}),
+)
+
+
+def status_topic(cfg: MqttConfig) -> str:
+    """The topic where Home Assistant announces it (re)started: ``<discovery_prefix>/status``."""
+    return f"{cfg.homeassistant.discovery_prefix}/status"
+
+
+def discovery_messages(cfg: MqttConfig, device_id: str) -> list[tuple[str, bytes]]:
+    """(topic, payload) of every discovery config for one camera; publish retained, QoS 1."""
+    device = {
+        "identifiers": [f"cribside_{device_id}"],
+        "name": f"cribside {device_id}",
+        "manufacturer": "cribside",
+        "model": "infant cry and pain monitor (not a medical device)",
+        "sw_version": __version__,
+    }
+    messages = []
+    for component, obj, name, template, extra in _ENTITIES:
+        object_id = f"{device_id}_{obj}"
+        config = {
+            "name": name,
+            "unique_id": f"cribside_{object_id}",
+            "object_id": f"cribside_{object_id}",
+            "state_topic": device_topic(cfg.prefix, device_id, "state"),
+            "value_template": template,
+            "availability_topic": device_topic(cfg.prefix, device_id, "availability"),
+            "payload_available": "online",
+            "payload_not_available": "offline",
+            "qos": 1,
+            "device": device,
+            **extra,
+        }
+        topic = f"{cfg.homeassistant.discovery_prefix}/{component}/{object_id}/config"
+        messages.append((topic, json.dumps(config, separators=(",", ":")).encode("utf-8")))
+    return messages

@@ -1,0 +1,269 @@
+"""The device loop for one camera: composes the stages, contains none of them.
+
+    capture thread -> Frame -> health -> sampler -> aligner -> encoder -> window
+      -> classifier -> alert state machine -> publisher / console / results / annotator
+
+Every collaborator is passed in (the command-line layer builds them), so the
+same loop runs a Pi camera against MQTT or a test video against fakes. One
+``CameraLoop`` per camera, each on its own thread with its own window, alert
+state and health; commands from MQTT reach it through :meth:`handle_command`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from cribside.edge.alerts import AlertEvent, AlertMachine, Reading
+from cribside.edge.annotate import Annotator
+from cribside.edge.capture import Capture, EndOfSource
+from cribside.edge.console import ConsolePrinter, ResultsWriter
+from cribside.edge.errors import CribsideError
+from cribside.edge.health import CaptureStatus, HealthMonitor
+from cribside.edge.publisher import Publisher
+from cribside.edge.sampling import Sampler
+from cribside.edge.sources.base import Frame
+from cribside.edge.stats import RunStats
+from cribside.edge.views import CameraView, overlay, result_row, state_payload
+from cribside.edge.window import LatentWindow
+
+log = logging.getLogger(__name__)
+
+
+class Aligner(Protocol):
+    """The face aligner as the loop uses it (``cribside.edge.face.FaceAligner``)."""
+
+    def align(self, bgr: np.ndarray) -> Any: ...
+
+
+class Runtime(Protocol):
+    """The model runtime as the loop uses it (``cribside.edge.runtime.ModelRuntime``)."""
+
+    delegate: str
+    variant: str
+
+    def encode(self, crop: np.ndarray) -> np.ndarray: ...
+
+    def classify(self, window: np.ndarray) -> Any: ...
+
+
+@dataclass(frozen=True)
+class LoopSettings:
+    """Per-camera loop settings.
+
+    Attributes:
+        device_id: topic level and id of this crib's monitor.
+        model: the state's ``model`` object (version, sha256, variant, synthetic).
+        stats_interval_s: seconds between stats messages.
+        state_heartbeat_s: re-publish an unchanged state this often (monotonic seconds).
+        state_every_window: publish the state for every window (``bench run``).
+        poll_s: longest wait for a frame before checking health and timers.
+    """
+
+    device_id: str
+    model: dict[str, Any]
+    stats_interval_s: float = 30.0
+    state_heartbeat_s: float = 10.0
+    state_every_window: bool = False
+    poll_s: float = 0.2
+
+
+@dataclass
+class Stages:
+    """The collaborators of one camera's loop."""
+
+    capture: Capture
+    sampler: Sampler
+    aligner: Aligner
+    runtime: Runtime
+    window: LatentWindow
+    alerts: AlertMachine
+    health: HealthMonitor
+    stats: RunStats
+    publisher: Publisher
+    console: ConsolePrinter | None = None
+    results: ResultsWriter | None = None
+    annotator: Annotator | None = None
+
+
+@dataclass
+class _Timers:
+    last_state_key: tuple[Any, ...] | None = None
+    last_state_s: float = -1e18
+    last_stats_s: float = field(default_factory=time.monotonic)
+
+
+class CameraLoop:
+    """Runs one camera until its source ends or ``stop`` is set."""
+
+    def __init__(self, settings: LoopSettings, stages: Stages) -> None:
+        self.settings = settings
+        self.s = stages
+        self._lock = threading.Lock()  # the loop thread and MQTT command callbacks share the alert state
+        self._view = CameraView()
+        self._timers = _Timers()
+        self._signal_lost = False
+        self._clock = (0.0 if not stages.capture.source.live else time.monotonic(), time.monotonic())
+        self.heartbeat_s = time.monotonic()  # last loop iteration, for the systemd watchdog
+        self.error: BaseException | None = None
+
+    # -- the loop ------------------------------------------------------------------------------
+    def run(self, stop: threading.Event) -> None:
+        """Process frames until the source ends or ``stop`` is set; never raises (see ``error``)."""
+        s = self.s
+        self._publish("status", s.health.status.to_payload(), s.health.status.since_ts, 0.0)
+        s.capture.start()
+        try:
+            while not stop.is_set():
+                item = s.capture.get(self.settings.poll_s)
+                self.heartbeat_s = time.monotonic()
+                if item is None:
+                    self._idle()
+                elif isinstance(item, EndOfSource):
+                    if item.error is not None:
+                        raise CribsideError(f"reading {s.capture.source.name} failed: {item.error}")
+                    break
+                else:
+                    self._on_frame(item)
+        except Exception as exc:  # reported by the caller; the other cameras keep running
+            self.error = exc
+            log.error("camera %s stopped: %s", self.settings.device_id, exc)
+        finally:
+            s.capture.stop()
+            self._publish_stats(time.monotonic(), force=True)
+            if s.annotator is not None:
+                s.annotator.close()
+
+    def _on_frame(self, frame: Frame) -> None:
+        s = self.s
+        with self._lock:
+            self._clock = (frame.t_s, frame.captured_s)
+            self._note_status(s.health.on_frame(frame.image, frame.captured_s, frame.wall_ts), frame.t_s, frame.wall_ts)
+            if not s.health.frozen and s.health.status.capture != "no_signal" and s.sampler.keep(frame.t_s):
+                self._on_sampled(frame)
+            self._publish_stats(time.monotonic())
+        if s.annotator is not None:
+            synthetic = bool(self.settings.model.get("synthetic"))
+            s.annotator.write(frame.image, overlay(self._view, s.alerts.level, frame.t_s, synthetic))
+
+    def _on_sampled(self, frame: Frame) -> None:
+        s, lat = self.s, self.s.stats.latency
+        s.stats.count(sampled=1)
+        lat.add("capture", _ms(time.monotonic() - frame.captured_s))
+        self._view = self._classify(frame)
+        started = time.monotonic()
+        visible = self._view.face_visible
+        self._note_status(s.health.on_face(visible, frame.captured_s, frame.wall_ts), frame.t_s, frame.wall_ts)
+        prediction = self._view.prediction
+        if prediction is not None:
+            reading = Reading.from_probabilities(prediction.cry, prediction.pain)
+            events = s.alerts.update(reading, frame.t_s, frame.wall_ts)
+        else:
+            events = s.alerts.tick(frame.t_s, frame.wall_ts)
+        self._emit(events, frame.t_s, frame.wall_ts)
+        self._publish_state(frame.t_s, frame.wall_ts, every_window=True)
+        lat.add("publish", _ms(time.monotonic() - started))
+        if s.results is not None:
+            s.results.write(result_row(self._view, self.settings.device_id, frame.t_s, frame.index, s.alerts.level))
+        lat.add("total", _ms(time.monotonic() - frame.captured_s))
+
+    def _classify(self, frame: Frame) -> CameraView:
+        """Align, encode once, push into the window, classify a full window."""
+        s, lat = self.s, self.s.stats.latency
+        started = time.monotonic()
+        face = s.aligner.align(frame.image)
+        lat.add("align", _ms(time.monotonic() - started))
+        if face is None:
+            s.window.clear()  # a window holds L faces in a row, as in training
+            return CameraView(wall_ts=frame.wall_ts)
+        started = time.monotonic()
+        latent = s.runtime.encode(face.crop)
+        lat.add("encode", _ms(time.monotonic() - started))
+        window = s.window.push(latent, frame.t_s, frame.index)
+        prediction = None
+        if window is not None:
+            started = time.monotonic()
+            prediction = s.runtime.classify(window.latents)
+            lat.add("classify", _ms(time.monotonic() - started))
+        x, y, w, h = (float(v) for v in face.box)
+        return CameraView(True, (x, y, w, h), prediction, window, frame.wall_ts)
+
+    def _idle(self) -> None:
+        """No frame this poll: let time pass for health, alerts and stats."""
+        now_s, now_ts = time.monotonic(), time.time()
+        t_s = self._clock[0] + (now_s - self._clock[1])  # the source clock, extrapolated
+        with self._lock:
+            self._note_status(self.s.health.tick(now_s, now_ts), t_s, now_ts)
+            self._emit(self.s.alerts.tick(t_s, now_ts), t_s, now_ts)
+            self._publish_stats(now_s)
+
+    # -- commands ------------------------------------------------------------------------------
+    def handle_command(self, command: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """``ack`` or ``snooze`` from MQTT (payload already validated by the publisher)."""
+        now_ts = time.time()
+        t_s = self._clock[0] + (time.monotonic() - self._clock[1])
+        with self._lock:
+            if command == "ack":
+                ok, reason, events = self.s.alerts.acknowledge(str(payload["episode_id"]), t_s, now_ts)
+                self._emit(events, t_s, now_ts)
+            elif command == "snooze":
+                ok, reason = self.s.alerts.snooze(float(payload["minutes"]), payload.get("type") or "distress", t_s, now_ts)
+            else:
+                ok, reason = False, f"unknown command {command!r}"
+        log.info("camera %s: command %s: %s", self.settings.device_id, command, reason)
+        return {"ok": ok, "reason": reason}
+
+    # -- outputs -------------------------------------------------------------------------------
+    def _note_status(self, status: CaptureStatus | None, t_s: float, wall_ts: float) -> None:
+        """Publish a capture status change and raise or end the no_signal episode."""
+        if status is None:
+            return
+        self._publish("status", status.to_payload(), wall_ts, t_s)
+        if status.capture == "no_signal" and not self._signal_lost:
+            self._emit(self.s.alerts.signal_lost(t_s, wall_ts), t_s, wall_ts)
+        elif status.live and self._signal_lost:
+            self._emit(self.s.alerts.signal_restored(t_s, wall_ts), t_s, wall_ts)
+        self._signal_lost = status.capture == "no_signal"
+        if not status.live:
+            # Nothing fresh to classify: the window restarts and the state says unknown.
+            self.s.window.clear()
+            self.s.sampler.reset()
+            self._view = CameraView(wall_ts=wall_ts)
+            self._publish_state(t_s, wall_ts)
+
+    def _emit(self, events: list[AlertEvent], t_s: float, wall_ts: float) -> None:
+        for event in events:
+            self._publish("alert", event.to_payload(), wall_ts, t_s)
+
+    def _publish_state(self, t_s: float, wall_ts: float, *, every_window: bool = False) -> None:
+        payload = state_payload(self._view, self.s.alerts.level, self.settings.model)
+        key = (payload["face_visible"], payload["cry"]["label"], payload["pain"]["label"], payload["alert_level"])
+        now_s = time.monotonic()
+        due = now_s - self._timers.last_state_s >= self.settings.state_heartbeat_s
+        if key == self._timers.last_state_key and not due and not (every_window and self.settings.state_every_window):
+            return
+        self._timers.last_state_key, self._timers.last_state_s = key, now_s
+        self._publish("state", payload, wall_ts, t_s)
+
+    def _publish_stats(self, now_s: float, *, force: bool = False) -> None:
+        if not force and now_s - self._timers.last_stats_s < self.settings.stats_interval_s:
+            return
+        self._timers.last_stats_s = now_s
+        runtime = self.s.runtime
+        depth = int(getattr(self.s.publisher, "outbox_depth", 0))
+        payload = self.s.stats.snapshot(now_s, delegate=runtime.delegate, variant=runtime.variant, outbox_depth=depth)
+        self._publish("stats", payload, time.time(), self._clock[0])
+
+    def _publish(self, kind: str, payload: dict[str, Any], ts: float, t_s: float) -> None:
+        self.s.publisher.publish(self.settings.device_id, kind, payload, ts=ts)
+        if self.s.console is not None:
+            self.s.console.show(self.settings.device_id, kind, payload, t_s)
+
+
+def _ms(seconds: float) -> float:
+    return seconds * 1000.0

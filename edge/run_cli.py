@@ -1,0 +1,140 @@
+"""``cribside run``: watch cameras or videos, print events, publish state and alerts over MQTT.
+
+    cribside run --models MODELS --source video.mp4 --annotate out.mp4     # no config: terminal only
+    cribside run --config /etc/cribside/config.yaml                        # the service
+
+SIGTERM or SIGINT: every camera finishes its current frame, the outbox is
+flushed, ``offline`` is published, and the process exits 0. Under systemd
+(``Type=notify``) READY=1 is sent once everything is running, and WATCHDOG=1
+only while every camera loop is making progress.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from cribside.edge.errors import CribsideError
+from cribside.edge.systemd import Notifier
+
+if TYPE_CHECKING:
+    from cribside.edge.pipeline import Device
+
+log = logging.getLogger(__name__)
+
+# A camera loop polls at least every 0.2 s; one that has not come round for this
+# long is hung, and the watchdog pings stop so systemd restarts the service.
+_HUNG_AFTER_S = 10.0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register ``cribside run``'s options."""
+    parser.add_argument("--config", type=Path, help="device config YAML (without: defaults, no MQTT, terminal only)")
+    parser.add_argument("--source", help="overrides the first camera's source (or creates camera 'demo'): "
+                        "picamera2 | v4l2:N | rtsp://... | gst:PIPELINE | file:VIDEO | frames:DIR | a path")
+    parser.add_argument("--models", type=Path, help="models folder with manifest.json (overrides models.dir)")
+    parser.add_argument("--annotate", type=Path, metavar="OUT.mp4", help="write the annotated video (face box, labels, alert)")
+    parser.add_argument("--results", type=Path, metavar="OUT.jsonl", help="write one JSON line per sampled frame")
+    parser.add_argument("--realtime", action="store_true", help="play video files at their own pace")
+    parser.add_argument("--max-seconds", type=float, metavar="S", help="stop after S seconds of running")
+    parser.add_argument("--stats", action="store_true", help="also print the periodic stats in the terminal")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build the device, run every camera until the sources end or a signal arrives."""
+    from cribside.edge.config import config_from_dict, load_config
+    from cribside.edge.pipeline import Outputs, build_device, cameras_with_source
+
+    # Without a file: the defaults, still with CRIBSIDE__SECTION__FIELD environment overrides.
+    config = load_config(args.config) if args.config else config_from_dict({}, source="defaults")
+    cameras = cameras_with_source(config, args.source, args.realtime)
+    models_dir = args.models or config.models.dir
+    if not (Path(models_dir) / "manifest.json").is_file():
+        raise CribsideError(f"no models in {models_dir} (manifest.json missing): give --models DIR or set models.dir")
+    outputs = Outputs(annotate=args.annotate, results=args.results, show_stats=args.stats)
+    device = build_device(config, cameras, Path(models_dir), outputs)
+    with device.closers:
+        return run_device(device, max_seconds=args.max_seconds)
+
+
+def run_device(device: Device, *, max_seconds: float | None = None, stop: threading.Event | None = None) -> int:
+    """Run every camera loop on its own thread until the sources end, a signal, ``stop`` or ``max_seconds``.
+
+    Starts the publisher, tells systemd it is ready, pings the watchdog, and on the
+    way out stops the loops, flushes the publisher and publishes ``offline``.
+
+    Returns:
+        0 when every camera ended cleanly.
+
+    Raises:
+        CribsideError: naming the cameras whose loop failed.
+    """
+    stop = stop or threading.Event()
+    previous = _install_signal_handlers(stop)
+    notifier = Notifier()
+    threads = [
+        threading.Thread(target=loop.run, args=(stop,), name=f"camera-{device_id}", daemon=True)
+        for device_id, loop in device.loops.items()
+    ]
+    try:
+        device.publisher.start()
+        for thread in threads:
+            thread.start()
+        notifier.ready(f"watching {len(threads)} camera(s)")
+        _wait(device, threads, stop, notifier, max_seconds)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=10.0)
+        notifier.stopping()
+        device.publisher.stop()
+        _restore_signal_handlers(previous)
+    errors = [f"{d}: {loop.error}" for d, loop in device.loops.items() if loop.error is not None]
+    if errors:
+        raise CribsideError("; ".join(errors))
+    return 0
+
+
+def _wait(
+    device: Device, threads: list[threading.Thread], stop: threading.Event, notifier: Notifier, max_seconds: float | None
+) -> None:
+    """Sleep until every camera is done, a signal, or --max-seconds; ping the watchdog meanwhile."""
+    started = time.monotonic()
+    ping_every = notifier.watchdog_interval_s
+    last_ping = started
+    while any(t.is_alive() for t in threads) and not stop.is_set():
+        stop.wait(0.2)
+        now = time.monotonic()
+        if max_seconds is not None and now - started >= max_seconds:
+            log.info("--max-seconds %.0f reached", max_seconds)
+            return
+        if ping_every is not None and now - last_ping >= ping_every:
+            if all(now - loop.heartbeat_s < _HUNG_AFTER_S for loop in device.loops.values()):
+                notifier.watchdog()
+                last_ping = now
+            else:
+                log.error("a camera loop is hung; withholding the watchdog ping")
+
+
+def _install_signal_handlers(stop: threading.Event) -> dict[int, object]:
+    """SIGTERM/SIGINT only set ``stop``: the loops finish their frame and the shutdown runs normally."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+
+    def handler(signum: int, _frame: object) -> None:
+        if stop.is_set():  # a second Ctrl-C: the person wants out now
+            raise KeyboardInterrupt
+        log.info("%s received: finishing the current frame and shutting down", signal.Signals(signum).name)
+        stop.set()
+
+    return {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+
+def _restore_signal_handlers(previous: dict[int, object]) -> None:
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)  # type: ignore[arg-type]

@@ -1,0 +1,79 @@
+"""Model shapes: the paper's 8x8x10 latent, LSTM size, two named heads, Table I variants."""
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from cribside.training.config import TrainConfig  # noqa: E402
+from cribside.training.models import build_autoencoder, build_classifier  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def paper_autoencoder():
+    return build_autoencoder(TrainConfig())
+
+
+def test_encoder_gives_the_papers_8x8x10_latent(paper_autoencoder):
+    autoencoder, encoder = paper_autoencoder
+    assert encoder.input_shape == (None, 64, 64, 1)
+    assert encoder.output_shape == (None, 640)
+    assert autoencoder.output_shape == (None, 64, 64, 1)
+    convs = [layer for layer in encoder.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert len(convs) == 3
+    for conv in convs:
+        assert conv.kernel_size == (3, 3) and conv.strides == (2, 2) and conv.padding == "same" and conv.filters == 10
+    assert convs[-1].output.shape[1:] == (8, 8, 10)
+    assert not any("pool" in layer.__class__.__name__.lower() for layer in autoencoder.layers)
+    leaky = [layer for layer in encoder.layers if isinstance(layer, keras.layers.LeakyReLU)]
+    assert len(leaky) == 3 and all(layer.negative_slope == pytest.approx(0.2) for layer in leaky)
+    deconvs = [layer for layer in autoencoder.layers if isinstance(layer, keras.layers.Conv2DTranspose)]
+    assert len(deconvs) == 3
+
+
+def test_reconstruction_is_in_pixel_range(paper_autoencoder):
+    autoencoder, _ = paper_autoencoder
+    out = autoencoder.predict(np.random.default_rng(0).uniform(0, 1, (2, 64, 64, 1)).astype("float32"), verbose=0)
+    assert out.min() >= 0.0 and out.max() <= 1.0
+
+
+@pytest.mark.parametrize("layers,side", [(2, 16), (4, 4)])
+def test_table_i_layer_counts_are_parameters(layers, side):
+    _, encoder = build_autoencoder(TrainConfig(conv_layers=layers))
+    assert encoder.output_shape == (None, side * side * 10)
+    assert TrainConfig(conv_layers=layers).latent_size == side * side * 10
+
+
+def test_paper_classifier_has_1024_unit_unrolled_lstm_and_two_heads():
+    config = TrainConfig()
+    model = build_classifier(config, 640, np.zeros(640), np.ones(640)).combined
+    assert model.input_shape == (None, 4, 640)
+    lstm = model.get_layer("lstm_shared")
+    assert lstm.units == 1024 and lstm.unroll
+    assert lstm.count_params() == 4 * (1024 * (640 + 1024) + 1024)
+    assert [t.shape[-1] for t in model.outputs] == [2, 3]
+    out = model.predict(np.zeros((3, 4, 640), "float32"), verbose=0)
+    assert set(out) == {"cry", "pain"}
+    assert np.allclose(out["cry"].sum(1), 1, atol=1e-5) and np.allclose(out["pain"].sum(1), 1, atol=1e-5)
+    assert lstm.kernel_regularizer.l2 == pytest.approx(0.001)
+
+
+def test_separate_heads_are_two_lstms_with_their_own_dropout():
+    config = TrainConfig(units=32, heads="separate", dropout=0.5, pain_dropout=0.25)
+    clf = build_classifier(config, 640)
+    assert clf.combined.get_layer("dropout_cry").rate == 0.5
+    assert clf.combined.get_layer("dropout_pain").rate == 0.25
+    assert clf.combined.get_layer("lstm_cry") is not clf.combined.get_layer("lstm_pain")
+    x = np.random.default_rng(0).normal(size=(2, 4, 640)).astype("float32")
+    both = clf.combined.predict(x, verbose=0)
+    assert np.allclose(both["cry"], clf.cry_model.predict(x, verbose=0)["cry"], atol=1e-6)
+    assert np.allclose(both["pain"], clf.pain_model.predict(x, verbose=0)["pain"], atol=1e-6)
+
+
+@pytest.mark.slow
+def test_unrolled_lstm_converts_to_tflite():
+    tf = pytest.importorskip("tensorflow")
+    model = build_classifier(TrainConfig(units=16), 640, np.zeros(640), np.ones(640)).combined
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    flat = converter.convert()
+    assert len(flat) > 1000

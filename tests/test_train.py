@@ -1,0 +1,207 @@
+"""End to end: synth -> train -> RUN layout -> eval, on SYNTHETIC data (small, CI-sized)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("tensorflow")
+
+from cribside.edge.errors import CribsideError  # noqa: E402
+from cribside.training.config import TrainConfig  # noqa: E402
+from cribside.training.run import REQUIRED, load_run  # noqa: E402
+
+ABOVE_CHANCE = 0.10  # accuracy points a learning model must clear over the majority-class baseline
+LATENT_TOL = 1e-5  # cached latents vs re-encoding the same faces
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "cribside", *args], capture_output=True, text=True, timeout=600)
+
+
+def test_run_has_the_documented_layout(trained_run: Path):
+    for name in REQUIRED + ("autoencoder.keras", "history.json"):
+        assert (trained_run / name).is_file(), name
+    run = load_run(trained_run)
+    assert run.config["split"] == "subject" and run.split["protocol"] == "subject"
+    assert TrainConfig.from_dict(run.config).units == 64  # resolved config round-trips
+    assert run.aligner is None  # directly drawn synthetic crops: no aligner settings
+    assert run.synthetic is True and run.data["synthetic"] is True
+    assert run.fps == 3.0
+    history = json.loads((trained_run / "history.json").read_text())
+    assert history["autoencoder"]["val_loss"] and history["classifier"]["shared"]["val_loss"]
+
+
+def test_split_holds_out_whole_subjects(trained_run: Path):
+    run = load_run(trained_run)
+    train, val, test = (set(run.split[k]) for k in ("train", "val", "test"))
+    assert test and val and train
+    assert not (train & test) and not (train & val) and not (val & test)
+    windows, part = run.windows()
+    assert set(windows.subject[part == 2]) == test
+    assert not set(windows.subject[part == 0]) & test
+
+
+def test_models_and_test_data_have_the_contract_shapes(trained_run: Path):
+    run = load_run(trained_run)
+    latents, cry, pain = run.test_windows()
+    assert latents.dtype == np.float32 and latents.shape[1:] == (4, 640) and len(latents) == len(cry) == len(pain)
+    faces = run.test_faces(limit=7)
+    assert faces.shape == (7, 64, 64) and faces.dtype == np.uint8
+    calib = run.representative_faces(16, seed=3)
+    assert calib.shape == (16, 64, 64) and calib.dtype == np.uint8
+    assert np.array_equal(calib, run.representative_faces(16, seed=3))
+    out = run.classifier().predict(latents[:5], verbose=0)
+    assert out["cry"].shape == (5, 2) and out["pain"].shape == (5, 3)
+    assert run.encoder().predict(faces[:1, :, :, None] / 255.0, verbose=0).shape == (1, 640)
+
+
+def test_latents_are_cached_once_per_frame_and_match_the_encoder(trained_run: Path):
+    run = load_run(trained_run)
+    table, latents = run.frames()
+    assert latents.shape == (len(table), 640)
+    assert np.all(latents[~table.face] == 0)
+    faces = run.test_faces(limit=8)
+    fresh = run.encoder().predict(faces[..., None].astype("float32") / 255.0, verbose=0)
+    _, test_rows = _test_face_rows(run, 8)
+    assert np.allclose(latents[test_rows], fresh, atol=LATENT_TOL)
+
+
+def _test_face_rows(run, n):
+    from cribside.training.splits import Split
+
+    table, _ = run.frames()
+    windows, _ = run.windows()
+    part = Split.from_dict(run.split).frame_part(table, windows)
+    rows = np.flatnonzero((part == 2) & table.face)[:n]
+    return table, rows
+
+
+def test_small_training_learns_above_chance(trained_run: Path):
+    from cribside.training.evaluate import baseline
+
+    run = load_run(trained_run)
+    metrics = run.keras_metrics()
+    _, cry, pain = run.test_windows()
+    floor = baseline(cry, pain)
+    # Held-out infants: crying is learned within the test-sized budget.
+    assert metrics["cry_accuracy"] >= floor["cry_accuracy"] + ABOVE_CHANCE
+    # Pain on held-out infants needs more subjects than CI can afford; on the training
+    # windows it must be learned clearly.
+    windows, part = run.windows()
+    _, latents = run.frames()
+    train = windows.select(part == 0)
+    out = run.classifier().predict(latents[train.rows], verbose=0)
+    pain_acc = float((out["pain"].argmax(1) == train.pain).mean())
+    pain_floor = float(np.bincount(train.pain).max() / len(train.pain))
+    assert pain_acc >= pain_floor + ABOVE_CHANCE
+
+
+def test_eval_cli_writes_the_report(trained_run: Path, tmp_path: Path):
+    result = _cli("eval", str(trained_run), "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["synthetic"] is True and report["split"]["protocol"] == "subject"
+    m = report["metrics"]
+    for key in ("cry_accuracy", "cry_f1", "pain_accuracy", "pain_mean_f1", "pain_weighted_f1",
+                "severe_precision", "severe_recall"):
+        assert 0.0 <= m[key] <= 1.0
+    assert np.array(m["pain"]["confusion"]).shape == (3, 3) and np.array(m["cry"]["confusion"]).shape == (2, 2)
+    assert np.array(m["pain"]["confusion"]).sum() == m["n_windows"]
+    assert 0.0 <= report["autoencoder"]["ssim_loss"] < 1.0
+    md = (tmp_path / "report.md").read_text()
+    assert "SYNTHETIC" in md and "Table V" in md
+    for fig in ("confusion.png", "training_curves.png", "reconstructions.png"):
+        assert (tmp_path / "figures" / fig).stat().st_size > 1000
+    assert "cry acc" in result.stdout
+
+
+def test_train_cli_rejects_a_bad_dataset_in_one_line(tmp_path: Path):
+    bad = tmp_path / "not_a_dataset"
+    bad.mkdir()
+    result = _cli("train", str(bad), "--out", str(tmp_path / "run"))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("cribside train: error:")
+    assert "Traceback" not in result.stderr
+
+
+def test_train_cli_rejects_unknown_config_field(tmp_path: Path, small_synth_aligned: Path):
+    result = _cli("train", str(small_synth_aligned), "--out", str(tmp_path / "run"), "--set", "unitz=3")
+    assert result.returncode == 2 and "unitz" in result.stderr
+
+
+def test_existing_run_is_not_overwritten_silently(trained_run: Path, small_synth_aligned: Path):
+    from cribside.training.train import train
+
+    with pytest.raises(CribsideError, match="--overwrite"):
+        train(small_synth_aligned, trained_run, TrainConfig(), progress=False)
+
+
+def test_load_run_refuses_a_folder_that_is_not_a_run(tmp_path: Path):
+    with pytest.raises(CribsideError, match="not a finished training run"):
+        load_run(tmp_path)
+
+
+@pytest.mark.slow
+def test_training_is_deterministic_for_a_seed(small_synth_aligned: Path, tmp_path: Path):
+    from cribside.training.train import train
+
+    tiny = TrainConfig(seed=5, units=8, ae_epochs=2, lstm_epochs=2, heads="separate", split="random")
+    runs = [load_run(train(small_synth_aligned, tmp_path / f"r{i}", tiny, progress=False)) for i in range(2)]
+    assert runs[0].split == runs[1].split
+    for a, b in zip(runs[0].classifier().get_weights(), runs[1].classifier().get_weights()):
+        assert np.array_equal(a, b)
+    assert np.array_equal(runs[0].frames()[1], runs[1].frames()[1])
+    # separate heads: the per-head models are saved beside the combined one
+    assert (tmp_path / "r0" / "classifier_cry.keras").is_file() and (tmp_path / "r0" / "classifier_pain.keras").is_file()
+    assert runs[0].split["protocol"] == "random"
+
+
+@pytest.mark.slow
+def test_training_from_raw_frames_records_the_aligner(trained_run_aligned: Path):
+    from cribside.edge.face.settings import AlignerSettings
+
+    run = load_run(trained_run_aligned)
+    assert run.aligner is not None
+    assert run.aligner["fingerprint"] == AlignerSettings.from_dict(
+        {k: v for k, v in run.aligner.items() if k != "fingerprint"}).fingerprint()
+    assert run.data["source_kind"] == "raw"
+    assert Path(run.data["data"]) == trained_run_aligned / "aligned"
+    latents, cry, _ = run.test_windows()
+    assert len(latents) > 0 and latents.shape[1:] == (4, 640)
+
+
+def test_sweep_grid_parsing_and_presets():
+    from cribside.training.sweep import PRESETS, grid_points
+
+    assert [(p["seq_len"], p["units"]) for p in grid_points("table2", [])] == [
+        (3, 512), (4, 512), (4, 1024), (4, 2048), (5, 1024)]
+    assert [p["dropout"] for p in grid_points("table3", [])] == [0.6, 0.5, 0.4, 0.25, 0.0]
+    assert len(grid_points(None, ["seq_len=3,4", "units=8,16,32"])) == 6
+    for bad in (["unitz=3"], ["units="], ["units=abc"]):
+        with pytest.raises(CribsideError):
+            grid_points(None, bad)
+    with pytest.raises(CribsideError):
+        grid_points(None, [])
+    assert set(PRESETS) == {"table2", "table3"}
+
+
+def test_sweep_points_reuse_the_base_run_and_write_the_table(trained_run: Path, tmp_path: Path):
+    from cribside.training.sweep import sweep_point, write_table
+
+    base = TrainConfig.from_dict(load_run(trained_run).config)
+    rows = [sweep_point(trained_run, base.replace(seq_len=s, units=8, lstm_epochs=2), progress=False)
+            for s in (3, 4)]
+    assert [r["seq_len"] for r in rows] == [3, 4]
+    # same held-out subjects, so a 3-frame window set is a superset of the 4-frame one
+    assert rows[0]["test_windows"] > rows[1]["test_windows"] > 0
+    write_table(tmp_path, rows, protocol="subject", synthetic=True)
+    md = (tmp_path / "sweep.md").read_text()
+    assert "SYNTHETIC" in md and "| seq length | hidden units | dropout | cry acc | pain acc |" in md
+    assert md.count("\n| 3 | 8 |") == 1 and md.count("\n| 4 | 8 |") == 1
+    assert (tmp_path / "sweep.csv").read_text().startswith("seq_len,units,dropout")

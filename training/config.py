@@ -1,0 +1,122 @@
+"""Every training hyperparameter in one place: :class:`TrainConfig`.
+
+Defaults follow the paper (Kristian et al., JNTETI 2018; see the README):
+autoencoder of 3 conv + 3 transposed-conv layers, 3x3 filters, 10 filters per
+layer, stride 2, LeakyReLU(0.2), SSIM loss, learning rate 0.01; LSTM of 1,024
+units over windows of 4 frames, L2 0.001, dropout 0.5 (the paper's best for
+cry; 0.25 was its best for pain, used for the pain model when the heads are
+trained separately).
+
+Choices the paper leaves open, made here and recorded in every run:
+- ``split="subject"``: no infant in both training and test (the honest figure
+  for a new baby); ``"kfold"`` rotates held-out subjects; ``"random"`` is the
+  paper's own window-level 80/20 protocol.
+- ``label_rule="last"``: a window takes its last frame's label (the device
+  labels the newest frame); ``"majority"`` votes over the window.
+- ``balance="class_weight"``: rare classes (the paper's moderate pain) weigh
+  more in the loss; ``"sample"`` oversamples them instead; ``"none"``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from cribside.edge.errors import CribsideError
+
+SPLITS = ("subject", "kfold", "random")
+LABEL_RULES = ("last", "majority")
+BALANCES = ("class_weight", "sample", "none")
+HEADS = ("shared", "separate")
+ACTIVATIONS = ("leaky_relu", "relu")
+SSIM_WINDOWS = ("gaussian", "global")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Resolved training configuration, written to ``RUN/config.json``."""
+
+    seed: int = 0
+    # Split protocol.
+    split: str = "subject"
+    folds: int = 5  # for split="kfold"
+    fold: int = 0  # which fold is the test set, 0..folds-1
+    test_fraction: float = 0.2  # subjects (or windows, for split="random") held out for test
+    val_fraction: float = 0.15  # of the remaining subjects/windows, for early stopping
+    # Autoencoder (paper Table I).
+    conv_layers: int = 3
+    filters: int = 10
+    kernel_size: int = 3
+    activation: str = "leaky_relu"
+    leaky_alpha: float = 0.2
+    ssim_window: str = "gaussian"  # "gaussian": Wang et al.'s 11x11 local SSIM; "global": eq. (3) over the whole image
+    ae_learning_rate: float = 0.01
+    ae_batch_size: int = 64
+    ae_epochs: int = 30
+    ae_patience: int = 4
+    # Sequence classifier (paper Tables II and III).
+    seq_len: int = 4
+    units: int = 1024
+    dropout: float = 0.5  # shared LSTM, or the cry LSTM when heads="separate"
+    pain_dropout: float = 0.25  # the pain LSTM when heads="separate"
+    l2: float = 0.001
+    heads: str = "shared"
+    normalize_latents: bool = True  # per-feature standardisation inside the classifier (train statistics)
+    lstm_learning_rate: float = 0.001
+    lstm_batch_size: int = 64
+    lstm_epochs: int = 40
+    lstm_patience: int = 6
+    label_rule: str = "last"
+    balance: str = "class_weight"
+    # Filled from the dataset at train time (the device samples at this rate).
+    fps: float = 3.0
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _check_choice("split", self.split, SPLITS)
+        _check_choice("label_rule", self.label_rule, LABEL_RULES)
+        _check_choice("balance", self.balance, BALANCES)
+        _check_choice("heads", self.heads, HEADS)
+        _check_choice("activation", self.activation, ACTIVATIONS)
+        _check_choice("ssim_window", self.ssim_window, SSIM_WINDOWS)
+        if not 1 <= self.conv_layers <= 5:
+            raise CribsideError(f"conv_layers must be 1..5 (64x64 input), got {self.conv_layers}")
+        if self.seq_len < 1:
+            raise CribsideError(f"seq_len must be >= 1, got {self.seq_len}")
+        if self.units < 1 or self.filters < 1:
+            raise CribsideError("units and filters must be positive")
+        for name in ("dropout", "pain_dropout", "test_fraction", "val_fraction"):
+            value = getattr(self, name)
+            if not 0.0 <= value < 1.0:
+                raise CribsideError(f"{name} must be in [0, 1), got {value}")
+        if self.split == "kfold" and not 0 <= self.fold < self.folds:
+            raise CribsideError(f"fold must be 0..{self.folds - 1}, got {self.fold}")
+
+    @property
+    def latent_size(self) -> int:
+        """Length of the flattened latent for a 64x64 input."""
+        side = 64 // (2**self.conv_layers)
+        return side * side * self.filters
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict (the content of ``config.json``)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
+        """Build from a dict, rejecting unknown keys (a typo must not pass silently)."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise CribsideError(f"unknown training config key(s): {', '.join(unknown)}")
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> "TrainConfig":
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+
+def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise CribsideError(f"{name} must be one of {', '.join(choices)}; got {value!r}")

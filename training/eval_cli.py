@@ -1,0 +1,71 @@
+"""``cribside eval RUN [--data DATA] [--device MODELS]``: the paper's metrics for a training run.
+
+Without ``--device``: the Keras models on the run's held-out test windows (or on
+every window of ``--data``), written to report.json, report.md and figures/.
+With ``--device MODELS``: the device path (TFLite models, aligner, sampling,
+windows) over the run's test videos, provided by ``cribside.edge.device_eval``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from pathlib import Path
+
+from cribside.edge.errors import CribsideError
+
+DEVICE_EVAL_MODULE = "cribside.edge.device_eval"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register the command's arguments."""
+    parser.add_argument("run", type=Path, help="run folder written by 'cribside train'")
+    parser.add_argument("--data", type=Path, help="evaluate on every window of this dataset instead of the test split")
+    parser.add_argument("--out", type=Path, help="where to write the report (default: RUN, or RUN/eval-<name> with --data)")
+    parser.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
+    parser.add_argument("--workers", type=int, help="processes for aligning a raw --data dataset")
+    parser.add_argument("--device", type=Path, metavar="MODELS",
+                        help="evaluate the TFLite device path with the converted models in MODELS")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Evaluate and print the headline figures."""
+    from cribside.training.models import quiet_tensorflow
+
+    quiet_tensorflow()
+    from cribside.training.run import load_run
+
+    run_ = load_run(args.run)
+    if args.device is not None:
+        return _device_eval(args)
+    from cribside.training.evaluate import evaluate_on, evaluate_run
+
+    if args.data is not None:
+        out = args.out or run_.root / f"eval-{args.data.resolve().name}"
+        report = evaluate_on(run_, args.data, out, workers=args.workers, figures=not args.no_figures)
+    else:
+        out = args.out or run_.root
+        report = evaluate_run(run_, out, figures=not args.no_figures)
+    m = report["metrics"]
+    tag = "SYNTHETIC data, " if report["synthetic"] else ""
+    print(
+        f"[{tag}split {report['split']['protocol']}] {m['n_windows']} windows: "
+        f"cry acc {m['cry_accuracy']:.3f} F1 {m['cry_f1']:.3f}; pain acc {m['pain_accuracy']:.3f} "
+        f"mean F1 {m['pain_mean_f1']:.3f} weighted F1 {m['pain_weighted_f1']:.3f} "
+        f"(none {m['pain_f1']['none']:.3f}, moderate {m['pain_f1']['moderate']:.3f}, "
+        f"severe {m['pain_f1']['severe']:.3f})"
+    )
+    if report.get("autoencoder"):
+        print(f"autoencoder SSIM loss on held-out faces: {report['autoencoder']['ssim_loss']:.3f}")
+    print(f"report: {out / 'report.md'}")
+    return 0
+
+
+def _device_eval(args: argparse.Namespace) -> int:
+    try:
+        module = importlib.import_module(DEVICE_EVAL_MODULE)
+    except ModuleNotFoundError as exc:
+        if exc.name != DEVICE_EVAL_MODULE:
+            raise
+        raise CribsideError("--device evaluation is not available in this build (no cribside.edge.device_eval)") from None
+    return int(module.run(args))

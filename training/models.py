@@ -1,0 +1,164 @@
+"""The paper's two networks, built from a :class:`TrainConfig` and returned compiled.
+
+- :func:`build_autoencoder`: ``conv_layers`` Conv2D (3x3, ``filters``, stride 2,
+  same padding, LeakyReLU 0.2, no pooling) to an 8x8x10 latent, mirrored by as
+  many Conv2DTranspose layers; the last one has one filter and a sigmoid so the
+  reconstruction lives in [0, 1] like the input. Loss: 1 - SSIM.
+- :func:`build_classifier`: windows of ``seq_len`` latents -> LSTM(``units``,
+  L2 ``l2``) -> dropout -> two softmax heads named ``cry`` (no, yes) and
+  ``pain`` (none, moderate, severe). ``heads="separate"`` gives each head its
+  own LSTM (the paper's best dropout differs per task: 0.5 cry, 0.25 pain).
+
+The LSTM is built with ``unroll=True``: with Keras 3 the looped LSTM fails TFLite
+conversion ("tf.TensorListReserve requires element_shape to be static"), and
+with 4 time steps unrolling costs nothing.
+
+Keras is imported inside the functions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from cribside.training.config import TrainConfig
+from cribside.training.ssim import ssim_loss
+
+IMAGE_SHAPE = (64, 64, 1)
+CRY_CLASSES = 2
+PAIN_CLASSES = 3
+
+
+@dataclass(frozen=True)
+class Classifier:
+    """The classifier as trained: one combined model, plus the per-head models when separate.
+
+    ``combined`` maps ``(batch, seq_len, latent)`` to ``{"cry": (batch, 2), "pain": (batch, 3)}``.
+    With ``heads="separate"``, ``cry_model`` and ``pain_model`` share their layers
+    with ``combined`` and are trained one after the other; otherwise they are None.
+    """
+
+    combined: Any
+    cry_model: Any = None
+    pain_model: Any = None
+
+
+def build_autoencoder(config: TrainConfig) -> tuple[Any, Any]:
+    """Build the convolutional autoencoder.
+
+    Returns:
+        ``(autoencoder, encoder)``: the autoencoder (64,64,1) -> (64,64,1), compiled
+        with the SSIM loss and Adam(``ae_learning_rate``); the encoder (64,64,1) ->
+        (latent_size,) float32, sharing its layers (flattened 8x8x10 = 640 by default).
+    """
+    import keras
+    from keras import layers
+
+    image = keras.Input(shape=IMAGE_SHAPE, name="face")
+    x = image
+    for i in range(config.conv_layers):
+        x = layers.Conv2D(config.filters, config.kernel_size, strides=2, padding="same", name=f"enc_conv{i + 1}")(x)
+        x = _activation(config, f"enc_act{i + 1}")(x)
+    latent_grid = x
+    latent = layers.Flatten(name="latent")(latent_grid)
+    encoder = keras.Model(image, latent, name="encoder")
+
+    y = layers.Reshape(tuple(latent_grid.shape[1:]), name="latent_grid")(latent)
+    for i in range(config.conv_layers):
+        last = i == config.conv_layers - 1
+        y = layers.Conv2DTranspose(
+            1 if last else config.filters, config.kernel_size, strides=2, padding="same", name=f"dec_deconv{i + 1}"
+        )(y)
+        y = layers.Activation("sigmoid", name="reconstruction")(y) if last else _activation(config, f"dec_act{i + 1}")(y)
+    autoencoder = keras.Model(image, y, name="autoencoder")
+    autoencoder.compile(
+        optimizer=keras.optimizers.Adam(config.ae_learning_rate),
+        loss=ssim_loss(config.ssim_window),
+    )
+    return autoencoder, encoder
+
+
+def build_classifier(
+    config: TrainConfig,
+    latent_size: int,
+    latent_mean: np.ndarray | None = None,
+    latent_var: np.ndarray | None = None,
+) -> Classifier:
+    """Build the sequence classifier, compiled (sparse categorical cross-entropy per head).
+
+    Args:
+        config: ``seq_len``, ``units``, ``dropout``, ``pain_dropout``, ``l2``, ``heads``, ``lstm_learning_rate``.
+        latent_size: length of one frame's latent (640 for the paper's encoder).
+        latent_mean, latent_var: per-feature statistics of the training latents; when
+            given (and ``config.normalize_latents``), the model standardises its input
+            itself, so the device feeds raw encoder output.
+    """
+    import keras
+    from keras import layers
+
+    window = keras.Input(shape=(config.seq_len, latent_size), name="latents")
+    x = window
+    if config.normalize_latents and latent_mean is not None and latent_var is not None:
+        x = layers.Normalization(
+            axis=-1, mean=np.asarray(latent_mean, "float32"), variance=np.asarray(latent_var, "float32"),
+            name="standardize",
+        )(x)
+    if config.heads == "shared":
+        features = _lstm_branch(config, x, config.dropout, "shared")
+        cry = layers.Dense(CRY_CLASSES, activation="softmax", name="cry")(features)
+        pain = layers.Dense(PAIN_CLASSES, activation="softmax", name="pain")(features)
+        combined = keras.Model(window, {"cry": cry, "pain": pain}, name="classifier")
+        _compile(combined, config, ("cry", "pain"))
+        return Classifier(combined)
+    cry = layers.Dense(CRY_CLASSES, activation="softmax", name="cry")(_lstm_branch(config, x, config.dropout, "cry"))
+    pain = layers.Dense(PAIN_CLASSES, activation="softmax", name="pain")(
+        _lstm_branch(config, x, config.pain_dropout, "pain")
+    )
+    cry_model = keras.Model(window, {"cry": cry}, name="classifier_cry")
+    pain_model = keras.Model(window, {"pain": pain}, name="classifier_pain")
+    combined = keras.Model(window, {"cry": cry, "pain": pain}, name="classifier")
+    _compile(cry_model, config, ("cry",))
+    _compile(pain_model, config, ("pain",))
+    _compile(combined, config, ("cry", "pain"))
+    return Classifier(combined, cry_model, pain_model)
+
+
+def _lstm_branch(config: TrainConfig, x: Any, dropout: float, name: str) -> Any:
+    from keras import layers, regularizers
+
+    x = layers.LSTM(
+        config.units,
+        unroll=True,  # converts to TFLite in every quantization mode (see module docstring)
+        kernel_regularizer=regularizers.l2(config.l2),
+        recurrent_regularizer=regularizers.l2(config.l2),
+        name=f"lstm_{name}",
+    )(x)
+    return layers.Dropout(dropout, name=f"dropout_{name}")(x)
+
+
+def _compile(model: Any, config: TrainConfig, heads: tuple[str, ...]) -> None:
+    import keras
+
+    model.compile(
+        optimizer=keras.optimizers.Adam(config.lstm_learning_rate),
+        loss={head: "sparse_categorical_crossentropy" for head in heads},
+        metrics={head: ["accuracy"] for head in heads},
+    )
+
+
+def _activation(config: TrainConfig, name: str) -> Any:
+    from keras import layers
+
+    if config.activation == "leaky_relu":
+        return layers.LeakyReLU(negative_slope=config.leaky_alpha, name=name)
+    return layers.ReLU(name=name)
+
+
+def quiet_tensorflow() -> None:
+    """Hide TensorFlow's C++ info and warning lines (oneDNN notices, CPU feature banners) unless
+    the user set ``TF_CPP_MIN_LOG_LEVEL``; errors still show. Call before TensorFlow is imported."""
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

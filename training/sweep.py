@@ -1,0 +1,161 @@
+"""``cribside sweep DATA --out DIR``: re-run the paper's LSTM grids (Tables II and III).
+
+The autoencoder is trained once (a full ``cribside train`` into ``DIR/base``);
+every grid point then trains only the classifier on the same cached latents and
+the same subjects split, and is scored on the same held-out windows. The table
+has the paper's columns (sequence length, hidden units, dropout, cry accuracy,
+pain accuracy, cry F1, pain weighted F1) plus pain mean F1, moderate-pain F1 and
+the classifier's training time, and names the split protocol.
+
+Grids: ``--preset table2`` (the paper's five (seq, units) rows, dropout 0.5),
+``--preset table3`` (seq 4, 1,024 units, dropout 0.6/0.5/0.4/0.25/0.0), or
+``--grid seq_len=3,4,5 --grid units=512,1024`` (every combination).
+TensorFlow is imported only when the command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import itertools
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from cribside.edge.errors import CribsideError
+
+PRESETS: dict[str, list[dict[str, Any]]] = {
+    "table2": [dict(seq_len=s, units=u, dropout=0.5) for s, u in ((3, 512), (4, 512), (4, 1024), (4, 2048), (5, 1024))],
+    "table3": [dict(seq_len=4, units=1024, dropout=d) for d in (0.6, 0.5, 0.4, 0.25, 0.0)],
+}
+GRID_KEYS = {"seq_len": int, "units": int, "dropout": float, "pain_dropout": float, "l2": float,
+             "lstm_learning_rate": float, "heads": str, "balance": str}
+COLUMNS = ("seq_len", "units", "dropout", "cry_accuracy", "pain_accuracy", "cry_f1", "pain_weighted_f1",
+           "pain_mean_f1", "moderate_f1", "epochs", "train_s")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register the command's arguments."""
+    parser.add_argument("data", type=Path, help="dataset root (as for 'cribside train')")
+    parser.add_argument("--out", type=Path, required=True, help="folder for base/, sweep.csv, sweep.md, sweep.json")
+    parser.add_argument("--preset", choices=sorted(PRESETS), help="the paper's Table II or Table III grid")
+    parser.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2",
+                        help=f"grid axis (repeatable; every combination); keys: {', '.join(GRID_KEYS)}")
+    parser.add_argument("--split", choices=("subject", "kfold", "random"), default="subject",
+                        help="split protocol for the base run (default subject)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="other TrainConfig fields for every run (JSON values), e.g. --set lstm_epochs=20")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def grid_points(preset: str | None, axes: list[str]) -> list[dict[str, Any]]:
+    """The grid as a list of TrainConfig overrides.
+
+    Raises:
+        CribsideError: an unknown key, a bad value, or no grid at all.
+    """
+    points = list(PRESETS[preset]) if preset else []
+    if axes:
+        parsed = []
+        for axis in axes:
+            key, sep, values = axis.partition("=")
+            if not sep or key not in GRID_KEYS or not values:
+                raise CribsideError(f"--grid {axis!r}: expected KEY=V1,V2 with KEY one of {', '.join(GRID_KEYS)}")
+            try:
+                parsed.append([(key, GRID_KEYS[key](v)) for v in values.split(",")])
+            except ValueError:
+                raise CribsideError(f"--grid {axis!r}: bad value for {key}") from None
+        points += [dict(combo) for combo in itertools.product(*parsed)]
+    if not points:
+        raise CribsideError("no grid: give --preset table2|table3 or --grid KEY=V1,V2")
+    return points
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train the base run once, then one classifier per grid point; write the table."""
+    from cribside.training.models import quiet_tensorflow
+
+    quiet_tensorflow()
+    from cribside.training.config import TrainConfig
+    from cribside.training.train import train
+    from cribside.training.train_cli import resolve_config
+
+    points = grid_points(args.preset, args.grid)
+    args.out.mkdir(parents=True, exist_ok=True)
+    base_args = argparse.Namespace(config=None, set=args.set, **{k: None for k in _flag_names()})
+    base_config = resolve_config(base_args).replace(split=args.split, seed=args.seed)
+    base_dir = args.out / "base"
+    if not (base_dir / "config.json").is_file():
+        train(args.data, base_dir, base_config, progress=not args.quiet)
+    rows = [sweep_point(base_dir, TrainConfig.from_dict({**base_config.to_dict(), **point}), progress=not args.quiet)
+            for point in points]
+    from cribside.training.run import load_run
+
+    write_table(args.out, rows, protocol=args.split, synthetic=load_run(base_dir).synthetic)
+    print((args.out / "sweep.md").read_text(encoding="utf-8"))
+    return 0
+
+
+def sweep_point(base_dir: Path, config: Any, *, progress: bool) -> dict[str, Any]:
+    """Train and score one classifier on the base run's latents and split."""
+    import numpy as np
+
+    from cribside.training.evaluate import predict_windows, window_metrics
+    from cribside.training.run import load_run
+    from cribside.training.splits import Split, random_split
+    from cribside.training.train import seed_everything, train_classifier
+    from cribside.training.windows import build_windows
+
+    base = load_run(base_dir)
+    table, latents = base.frames()
+    windows = build_windows(table, config.seq_len, config.label_rule)
+    split = Split.from_dict(base.split)
+    if split.protocol == "random":  # window ids depend on the sequence length
+        split = random_split(windows.ids.tolist(), config.test_fraction, config.val_fraction, config.seed)
+    part = split.window_part(windows)
+    frame_part = split.frame_part(table, windows)
+    seed_everything(config.seed)
+    started = time.perf_counter()
+    classifier, history = train_classifier(config, latents, windows, part, latents[(frame_part == 0) & table.face],
+                                           progress=progress)
+    seconds = time.perf_counter() - started
+    test = windows.select(part == 2)
+    cry_p, pain_p = predict_windows(classifier.combined, latents[test.rows])
+    m = window_metrics(test.cry, test.pain, cry_p.argmax(1), pain_p.argmax(1))
+    epochs = max(len(h.get("loss", [])) for h in history.values())
+    return {
+        "seq_len": config.seq_len, "units": config.units, "dropout": config.dropout,
+        "cry_accuracy": m["cry_accuracy"], "pain_accuracy": m["pain_accuracy"], "cry_f1": m["cry_f1"],
+        "pain_weighted_f1": m["pain_weighted_f1"], "pain_mean_f1": m["pain_mean_f1"],
+        "moderate_f1": m["pain_f1"]["moderate"], "epochs": epochs, "train_s": round(seconds, 1),
+        "test_windows": int(np.asarray(len(test))), "config": {k: v for k, v in config.to_dict().items() if k != "notes"},
+    }
+
+
+def write_table(out: Path, rows: list[dict[str, Any]], *, protocol: str, synthetic: bool) -> None:
+    """sweep.csv, sweep.json and sweep.md (the paper's columns plus time)."""
+    with open(out / "sweep.csv", "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    (out / "sweep.json").write_text(json.dumps({"protocol": protocol, "synthetic": synthetic, "rows": rows}, indent=2) + "\n", encoding="utf-8")
+    head = ("| seq length | hidden units | dropout | cry acc | pain acc | cry F1 | pain weighted F1 "
+            "| pain mean F1 | moderate F1 | epochs | train time (s) |")
+    tag = "**SYNTHETIC data** (not comparable with the paper's IFPaLD figures). " if synthetic else ""
+    lines = [f"{tag}Split protocol: **{protocol}**; test windows: {rows[0]['test_windows']}.", "", head,
+             "|" + "---|" * 11]
+    for r in rows:
+        lines.append(
+            f"| {r['seq_len']} | {r['units']} | {r['dropout']} | {r['cry_accuracy']:.3f} | {r['pain_accuracy']:.3f} "
+            f"| {r['cry_f1']:.3f} | {r['pain_weighted_f1']:.3f} | {r['pain_mean_f1']:.3f} | {r['moderate_f1']:.3f} "
+            f"| {r['epochs']} | {r['train_s']:.0f} |"
+        )
+    (out / "sweep.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _flag_names() -> list[str]:
+    from cribside.training.train_cli import _FLAGS
+
+    return list(_FLAGS)
