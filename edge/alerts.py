@@ -38,8 +38,10 @@ Episodes
 * A distress episode has the level ``cry`` < ``moderate_pain`` < ``severe_pain``
   and only escalates (an ``update`` event at once); it never de-escalates.
 * It ends (``end`` event, with duration and peak probabilities) after ``quiet_s``
-  without a window showing any distress. Windows missing because no face is
-  visible do not keep it alive; the state and status say ``no_face`` instead.
+  without a window showing any distress, but only on evidence: while the device
+  is blind (no face in view, camera lost) an open episode stays open, and it ends
+  at the first calm window once the face is back. Absence of evidence never ends
+  an alert; the state and status say ``no_face`` / ``no_signal`` meanwhile.
 * While active, an ``update`` with the running peaks every ``update_interval_s``.
 * Acknowledge (by episode id) marks the episode acknowledged and stops the
   periodic updates; escalations and the end are still sent.
@@ -180,6 +182,7 @@ class AlertMachine:
         self._snooze_until_t_s = 0.0
         self._snooze_until_ts: float | None = None
         self._snooze_all = False
+        self._blind = False  # no classified window since the face or the camera was lost
 
     # -- queries -----------------------------------------------------------------
     @property
@@ -196,6 +199,7 @@ class AlertMachine:
     # -- inputs ------------------------------------------------------------------
     def update(self, reading: Reading, t_s: float, wall_ts: float) -> list[AlertEvent]:
         """Feed one classified window; return the events it causes."""
+        self._blind = False
         self._history.append((t_s, reading))
         events = []
         target = self._agreed_level(t_s)
@@ -215,11 +219,16 @@ class AlertMachine:
             events += self._announce(episode, t_s, wall_ts, escalated=True)
         return events + self.tick(t_s, wall_ts)
 
+    def blind(self, t_s: float, wall_ts: float) -> list[AlertEvent]:
+        """A sampled frame without a face, or a lost camera: no evidence either way."""
+        self._blind = True
+        return self.tick(t_s, wall_ts)
+
     def tick(self, t_s: float, wall_ts: float) -> list[AlertEvent]:
-        """Let time pass: announce, send periodic updates, end quiet episodes."""
+        """Let time pass: announce, send periodic updates, end quiet episodes (not while blind)."""
         events: list[AlertEvent] = []
         episode = self._distress
-        if episode is not None and t_s - episode.last_agree_t_s >= self.settings.quiet_s:
+        if episode is not None and not self._blind and t_s - episode.last_agree_t_s >= self.settings.quiet_s:
             if episode.announced:
                 events.append(self._event("end", episode, t_s, wall_ts, ended=True))
             self._distress = None
@@ -230,6 +239,7 @@ class AlertMachine:
 
     def signal_lost(self, t_s: float, wall_ts: float) -> list[AlertEvent]:
         """The camera stayed lost past its grace period: start a no_signal episode."""
+        self._blind = True
         if self._no_signal is not None:
             return self.tick(t_s, wall_ts)
         self._no_signal = self._new_episode("no_signal", "no_signal", t_s, wall_ts)

@@ -8,13 +8,16 @@ from __future__ import annotations
 import json
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any, TextIO
 
 from cribside.edge.errors import CribsideError
 
 
-def _clock(t_s: float) -> str:
+def _clock(t_s: float | None, wall_ts: float | None) -> str:
+    if t_s is None:
+        return time.strftime("%H:%M:%S", time.localtime(wall_ts))
     minutes, seconds = divmod(max(t_s, 0.0), 60.0)
     return f"{int(minutes):02d}:{seconds:04.1f}"
 
@@ -22,8 +25,8 @@ def _clock(t_s: float) -> str:
 class ConsolePrinter:
     """One readable line per alert event, state change and status change.
 
-    Times are on the source's clock: media time for files (so a demo run shows
-    where in the video things happened), seconds since start for cameras.
+    Times are media time (mm:ss.s) for files, so a demo run shows where in the
+    video things happened, and the local time of day for cameras.
     """
 
     def __init__(self, stream: TextIO | None = None, *, show_stats: bool = False) -> None:
@@ -32,12 +35,17 @@ class ConsolePrinter:
         self._lock = threading.Lock()
         self._last_state: dict[str, tuple[Any, ...]] = {}
 
-    def show(self, device_id: str, kind: str, payload: dict[str, Any], t_s: float) -> None:
-        """Print ``payload`` if a person would want to see it."""
+    def show(self, device_id: str, kind: str, payload: dict[str, Any], *, t_s: float | None = None,
+             wall_ts: float | None = None) -> None:
+        """Print ``payload`` if a person would want to see it.
+
+        Args:
+            t_s: media time (files); when None, ``wall_ts`` is shown as a time of day.
+        """
         line = getattr(self, f"_{kind}")(device_id, payload)
         if line:
             with self._lock:
-                print(f"[{_clock(t_s)}] {device_id:<10} {line}", file=self.stream, flush=True)
+                print(f"[{_clock(t_s, wall_ts)}] {device_id:<10} {line}", file=self.stream, flush=True)
 
     def _alert(self, device_id: str, p: dict[str, Any]) -> str:
         peaks = " ".join(f"{k}={v:.2f}" for k, v in p["peak"].items() if v > 0)

@@ -73,7 +73,7 @@ class LoopSettings:
     poll_s: float = 0.2
 
 
-@dataclass
+@dataclass(frozen=True)
 class Stages:
     """The collaborators of one camera's loop."""
 
@@ -132,7 +132,8 @@ class CameraLoop:
                     self._on_frame(item)
         except Exception as exc:  # reported by the caller; the other cameras keep running
             self.error = exc
-            log.error("camera %s stopped: %s", self.settings.device_id, exc)
+            # A bug (not a CribsideError) keeps its traceback in the log.
+            log.error("camera %s stopped: %s", self.settings.device_id, exc, exc_info=not isinstance(exc, CribsideError))
         finally:
             s.capture.stop()
             self._publish_stats(time.monotonic(), force=True)
@@ -163,7 +164,9 @@ class CameraLoop:
         if prediction is not None:
             reading = Reading.from_probabilities(prediction.cry, prediction.pain)
             events = s.alerts.update(reading, frame.t_s, frame.wall_ts)
-        else:
+        elif not visible:
+            events = s.alerts.blind(frame.t_s, frame.wall_ts)
+        else:  # a face, the window still filling
             events = s.alerts.tick(frame.t_s, frame.wall_ts)
         self._emit(events, frame.t_s, frame.wall_ts)
         self._publish_state(frame.t_s, frame.wall_ts, every_window=True)
@@ -231,6 +234,7 @@ class CameraLoop:
         self._signal_lost = status.capture == "no_signal"
         if not status.live:
             # Nothing fresh to classify: the window restarts and the state says unknown.
+            self._emit(self.s.alerts.blind(t_s, wall_ts), t_s, wall_ts)
             self.s.window.clear()
             self.s.sampler.reset()
             self._view = CameraView(wall_ts=wall_ts)
@@ -262,7 +266,8 @@ class CameraLoop:
     def _publish(self, kind: str, payload: dict[str, Any], ts: float, t_s: float) -> None:
         self.s.publisher.publish(self.settings.device_id, kind, payload, ts=ts)
         if self.s.console is not None:
-            self.s.console.show(self.settings.device_id, kind, payload, t_s)
+            media_t_s = None if self.s.capture.source.live else t_s
+            self.s.console.show(self.settings.device_id, kind, payload, t_s=media_t_s, wall_ts=ts)
 
 
 def _ms(seconds: float) -> float:

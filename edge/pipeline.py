@@ -102,6 +102,20 @@ def build_publisher(config: DeviceConfig, device_ids: list[str], boot_id: str, c
     return MqttPublisher(config.mqtt, outbox, device_ids, boot_id=boot_id)
 
 
+@dataclass(frozen=True)
+class _Shared:
+    """What every camera of one process shares."""
+
+    config: DeviceConfig
+    models_dir: Path
+    outputs: Outputs
+    publisher: Publisher
+    console: ConsolePrinter | None
+    results: ResultsWriter | None
+    boot_id: str
+    n_cameras: int
+
+
 def build_device(
     config: DeviceConfig,
     cameras: list[CameraConfig],
@@ -127,20 +141,15 @@ def build_device(
     closers = contextlib.ExitStack()
     given = sources or {}
     try:
-        sources = {c.device_id: given.get(c.device_id) or _open(c) for c in cameras}
+        opened = {c.device_id: given.get(c.device_id) or _open(c) for c in cameras}
         if publisher is None:
-            publisher = build_publisher(config, list(sources), boot_id, closers)
-        console = ConsolePrinter(show_stats=outputs.show_stats) if outputs.console else None
+            publisher = build_publisher(config, list(opened), boot_id, closers)
         results = ResultsWriter(outputs.results) if outputs.results else None
         if results is not None:
             closers.callback(results.close)
-        loops = {}
-        for camera in cameras:
-            stages, settings = _camera_stages(
-                config, camera, sources[camera.device_id], models_dir, outputs, publisher, boot_id, closers, len(cameras)
-            )
-            stages.console, stages.results = console, results
-            loops[camera.device_id] = CameraLoop(settings, stages)
+        console = ConsolePrinter(show_stats=outputs.show_stats) if outputs.console else None
+        shared = _Shared(config, models_dir, outputs, publisher, console, results, boot_id, len(cameras))
+        loops = {c.device_id: _camera_loop(shared, c, opened[c.device_id], closers) for c in cameras}
     except BaseException:
         closers.close()
         raise
@@ -154,26 +163,17 @@ def _open(camera: CameraConfig) -> FrameSource:
     return open_source(camera.source, options)
 
 
-def _camera_stages(
-    config: DeviceConfig,
-    camera: CameraConfig,
-    source: FrameSource,
-    models_dir: Path,
-    outputs: Outputs,
-    publisher: Publisher,
-    boot_id: str,
-    closers: contextlib.ExitStack,
-    n_cameras: int,
-) -> tuple[Stages, LoopSettings]:
+def _camera_loop(shared: _Shared, camera: CameraConfig, source: FrameSource, closers: contextlib.ExitStack) -> CameraLoop:
     from cribside.edge.face import AlignerSettings, FaceAligner
     from cribside.edge.runtime import ModelRuntime
 
+    config = shared.config
     # One aligner and one runtime per camera: LiteRT interpreters are not thread-safe.
     aligner = closers.enter_context(
         FaceAligner(AlignerSettings(select=config.aligner.select), track=True, threads=config.aligner.threads)
     )
     runtime = ModelRuntime.load(
-        models_dir,
+        shared.models_dir,
         variant=config.models.variant,
         delegate=config.models.delegate,
         threads=config.models.threads,
@@ -188,24 +188,19 @@ def _camera_stages(
         # A recorded video may hold still frames; only a live camera repeating itself is frozen.
         frozen_frames=config.health.frozen_frames if source.live else 0,
     )
-    alert_settings = AlertSettings(**config.alerts.model_dump())
-    annotator = None
-    if outputs.annotate is not None:
-        path = outputs.annotate
-        if n_cameras > 1:
-            path = path.with_name(f"{path.stem}-{camera.device_id}{path.suffix}")
-        annotator = Annotator(path, fps=float(getattr(source, "fps", 0) or 10.0))
     stages = Stages(
         capture=Capture(source, on_captured=lambda c, d: stats.count(captured=c, dropped=d), queue_size=4 if source.live else 8),
-        sampler=Sampler(None if outputs.every_frame else manifest.fps),
+        sampler=Sampler(None if shared.outputs.every_frame else manifest.fps),
         aligner=aligner,
         runtime=runtime,
         window=LatentWindow(manifest.window_length, manifest.latent_size, max_gap_s=_MAX_GAP_PERIODS / manifest.fps),
-        alerts=AlertMachine(alert_settings, id_prefix=f"{camera.device_id}-{boot_id}"),
+        alerts=AlertMachine(AlertSettings(**config.alerts.model_dump()), id_prefix=f"{camera.device_id}-{shared.boot_id}"),
         health=HealthMonitor(health, now_s, now_ts),
         stats=stats,
-        publisher=publisher,
-        annotator=annotator,
+        publisher=shared.publisher,
+        console=shared.console,
+        results=shared.results,
+        annotator=_annotator(shared, camera, source),
     )
     settings = LoopSettings(
         device_id=camera.device_id,
@@ -217,6 +212,16 @@ def _camera_stages(
         },
         stats_interval_s=config.stats.interval_s,
         state_heartbeat_s=config.alerts.update_interval_s,
-        state_every_window=outputs.state_every_window,
+        state_every_window=shared.outputs.state_every_window,
     )
-    return stages, settings
+    return CameraLoop(settings, stages)
+
+
+def _annotator(shared: _Shared, camera: CameraConfig, source: FrameSource) -> Annotator | None:
+    path = shared.outputs.annotate
+    if path is None:
+        return None
+    if shared.n_cameras > 1:
+        path = path.with_name(f"{path.stem}-{camera.device_id}{path.suffix}")
+    # Files write at their own rate; a live camera's rate is unknown up front.
+    return Annotator(path, fps=float(getattr(source, "fps", 0) or 10.0))

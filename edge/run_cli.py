@@ -90,7 +90,8 @@ def run_device(device: Device, *, max_seconds: float | None = None, stop: thread
     finally:
         stop.set()
         for thread in threads:
-            thread.join(timeout=10.0)
+            if thread.ident is not None:  # started
+                thread.join(timeout=10.0)
         notifier.stopping()
         device.publisher.stop()
         _restore_signal_handlers(previous)

@@ -207,3 +207,23 @@ def test_reading_levels_from_probabilities() -> None:
 def test_k_larger_than_m_is_rejected() -> None:
     with pytest.raises(ValueError):
         AlertSettings(k=5, m=4)
+
+
+def test_blindness_never_ends_an_episode() -> None:
+    d = Driver(AlertSettings(quiet_s=5.0, update_interval_s=1e9))
+    d.feed(CRY, CRY, CRY)
+    for _ in range(60):  # 20 s with the face hidden: no evidence that the crying stopped
+        d.t += PERIOD
+        d.events += d.machine.blind(d.t, WALL0 + d.t)
+    assert [e.event for e in d.events] == ["start"] and d.machine.level == "cry"
+    ended = d.feed(CALM)  # the face is back and calm: the quiet period is long over
+    assert [e.event for e in ended] == ["end"]
+
+
+def test_lost_camera_keeps_distress_open_until_calm_is_seen() -> None:
+    d = Driver(AlertSettings(quiet_s=5.0, update_interval_s=1e9))
+    d.feed(SEVERE)
+    d.machine.signal_lost(d.t, WALL0 + d.t)
+    assert d.wait(60.0) == [] and "severe_pain" in [e.level for e in d.events]
+    d.machine.signal_restored(d.t, WALL0 + d.t)
+    assert [e.event for e in d.feed(CALM)] == ["end"]

@@ -20,8 +20,9 @@ from cribside.edge.runtime import ModelRuntime, Prediction
 from fixtures_models import copy_models
 
 # Latent difference allowed between the TFLite encoder and the Keras encoder, relative to the
-# latents' RMS: float32 is exact up to float rounding; int8 steps are ~1/256 of the range.
-LATENT_RTOL = {"float32": 1e-4, "float16": 5e-3, "dynamic": 1e-4, "int8": 0.05}
+# latents' RMS: float32 is exact up to float rounding; int8 rounds three conv layers to steps
+# of ~1/256 of their range (3-5% measured on trained runs).
+LATENT_RTOL = {"float32": 1e-4, "float16": 5e-3, "dynamic": 1e-4, "int8": 0.10}
 # Probability difference allowed between TFLite and Keras for one window.
 PROB_ATOL = {"float32": 1e-4, "float16": 5e-3, "dynamic": 0.05, "int8": 0.25}
 # Softmax outputs dequantized from int8 sum to 1 within a few 1/256 steps.

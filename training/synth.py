@@ -112,11 +112,11 @@ def generate(out: str | Path, subjects: int, minutes: float, seed: int, fps: flo
         CribsideError: bad arguments.
     """
     if subjects < 1 or minutes <= 0 or fps <= 0 or videos_per_subject < 1:
-        raise CribsideError("synth: --subjects, --minutes, --fps must be positive")
+        raise CribsideError("subjects, minutes and fps must be positive (--subjects, --minutes, --fps)")
     if size[0] < 64 or size[1] < 64:
-        raise CribsideError(f"synth: --size {size[0]}x{size[1]} is too small (at least 64x64)")
+        raise CribsideError(f"frame size {size[0]}x{size[1]} is too small (--size: at least 64x64)")
     if not (raw or aligned or video):
-        raise CribsideError("synth: nothing to write (--no-raw without aligned or video output)")
+        raise CribsideError("nothing to write: neither raw, aligned nor video output asked for")
     start = time.perf_counter()
     out = Path(out)
     _clear_previous(out)

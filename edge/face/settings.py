@@ -48,8 +48,9 @@ class AlignerSettings:
     nms_iou_threshold: float = 0.3  # MediaPipe's weighted-NMS suppression threshold
     roi_scale: float = 1.5  # landmark ROI = detection box x 1.5, as MediaPipe's face mesh
     use_full_range: bool = True  # fallback detector for small or distant faces
-    # Rotated copies the detector also looks at: 45-degree steps cover a head at any
-    # angle in a cot (BlazeFace itself tolerates about +-30 degrees).
+    # Rotated copies the detector also looks at when the upright passes miss: 45-degree
+    # steps leave a head at any angle in a cot within 22.5 degrees of one copy, well
+    # inside what BlazeFace tolerates.
     retry_angles_deg: tuple[float, ...] = (45.0, -45.0, 90.0, -90.0, 135.0, -135.0, 180.0)
     # Stricter score for the rotated copies: seven more looks at the same frame are
     # seven more chances of a false face (on dogs.jpg a dog scored 0.51 on one of them).
