@@ -16,7 +16,7 @@ import logging
 import tempfile
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -55,7 +55,7 @@ class ConversionResult:
     manifest: Manifest
     manifest_path: Path | None
     failed: tuple[str, ...]
-    notes: tuple[str, ...] = field(default=())
+    notes: tuple[str, ...] = ()
 
 
 def convert_run(run_dir: str | Path, out_dir: str | Path, options: ConvertOptions) -> ConversionResult:
@@ -154,7 +154,7 @@ def _edgetpu_variant(int8: Variant, out: Path) -> tuple[Variant | None, str]:
                                   ("classifier", int8.classifier, (WINDOW,), HEADS)):
         with _timed(f"edgetpu {name}"):
             build = edgetpu.compile_model(compiler, out / spec.file, out)
-        specs[name] = describe_model(build.path, ins, outs)
+        specs[name] = describe_model(build.path, ins, outs, like=spec)
         ops[name] = build.ops_on_cpu
     on_cpu = "; ".join(f"{k}: {', '.join(f'{op} x{n}' for op, n in v.items()) or 'none'}" for k, v in ops.items())
     return Variant(

@@ -36,6 +36,7 @@ class TensorBinding(_Frozen):
 
     name: str = Field(description="signature name: face, latent, window, cry or pain")
     index: int = Field(ge=0, description="tensor index in the interpreter, resolved from the signature at conversion")
+    tensor: str = Field("", description="the tensor's name in the model file (for diagnostics and compiled builds)")
     shape: tuple[int, ...] = Field(description="tensor shape including the batch dimension of 1")
     dtype: Dtype = Field(description="tensor element type as stored in the model")
     scale: float = Field(0.0, ge=0.0, description="quantization scale (0 when the tensor is not quantized)")
@@ -128,6 +129,11 @@ class Manifest(_Frozen):
     def sha256(self) -> str:
         """sha256 of the manifest file itself: one id for the whole model set (it lists every file's sha256)."""
         return self._sha256
+
+    @property
+    def version(self) -> str:
+        """Short name for :attr:`model_version` (what the device reports in its state messages)."""
+        return self.model_version
 
     @property
     def aligner_fingerprint(self) -> str | None:

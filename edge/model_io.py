@@ -25,6 +25,7 @@ _NUMPY_DTYPES: dict[str, Any] = {
     "uint8": np.uint8,
     "int16": np.int16,
 }
+_INT_RANGE = {name: (np.iinfo(t).min, np.iinfo(t).max) for name, t in _NUMPY_DTYPES.items() if name.startswith(("int", "uint"))}
 # Relative tolerance when comparing a stored scale with the one in the model file
 # (the manifest stores Python floats; the model float32).
 _SCALE_RTOL = 1e-5
@@ -35,9 +36,10 @@ def quantize(values: np.ndarray, binding: TensorBinding) -> np.ndarray:
     dtype = _NUMPY_DTYPES[binding.dtype]
     if not binding.quantized:
         return np.asarray(values, dtype=dtype)
-    info = np.iinfo(dtype)
-    q = np.round(np.asarray(values, dtype=np.float32) / binding.scale) + binding.zero_point
-    return np.clip(q, info.min, info.max).astype(dtype)
+    info = _INT_RANGE[binding.dtype]
+    q = np.round(np.asarray(values, dtype=np.float32) * np.float32(1.0 / binding.scale))
+    q += np.float32(binding.zero_point)
+    return np.clip(q, info[0], info[1], out=q).astype(dtype)
 
 
 def dequantize(values: np.ndarray, binding: TensorBinding) -> np.ndarray:

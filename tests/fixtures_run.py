@@ -1,6 +1,6 @@
 """Fixtures: run (see conftest.py): small training runs made by the project's own pipeline.
 
-- ``trained_run``: SYNTHETIC aligned crops from ``cribside synth`` (6 infants x 1 minute),
+- ``trained_run``: SYNTHETIC aligned crops from ``cribside synth`` (8 infants x 1 minute),
   trained with a small config (64 LSTM units, few epochs) in well under a minute. Its
   ``aligner.json`` is null (crops drawn directly, no aligner): the device refuses its
   models, which is what a device test of that refusal needs.
@@ -22,7 +22,7 @@ SMALL_CONFIG = dict(
     seed=0, units=64, ae_epochs=10, ae_patience=3, lstm_epochs=25, lstm_patience=5,
     lstm_learning_rate=0.003, lstm_batch_size=32,
 )
-SYNTH_SUBJECTS = 6
+SYNTH_SUBJECTS = 8
 SYNTH_MINUTES = 1.0
 RAW_SUBJECTS = 4  # the raw set goes through the aligner (~5 ms per frame): keep it smaller
 
@@ -37,7 +37,7 @@ def _train_small(data: Path, out: Path, **overrides) -> Path:
 
 @pytest.fixture(scope="session")
 def small_synth_aligned(tmp_path_factory) -> Path:
-    """A SYNTHETIC aligned dataset root (6 infants x 1 min at 3 fps: 1,080 crops)."""
+    """A SYNTHETIC aligned dataset root (8 infants x 1 min at 3 fps: 1,440 crops)."""
     from cribside.training.synth import generate
 
     out = tmp_path_factory.mktemp("synth_for_run")

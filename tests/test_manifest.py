@@ -149,3 +149,13 @@ def test_other_aligner_settings_are_refused(converted_models: Path, tmp_path: Pa
     check_aligner(manifest, "aaaa")
     with pytest.raises(CribsideError, match=r"other aligner settings \(fingerprint aaaa\).*\(bbbb\)"):
         ModelRuntime.load(models, aligner_fingerprint="bbbb")
+
+
+@pytest.mark.slow
+def test_models_from_an_aligned_run_load_with_the_devices_aligner_settings(converted_models_aligned: Path) -> None:
+    from cribside.edge.face import AlignerSettings
+
+    manifest = load_manifest(converted_models_aligned)
+    assert manifest.aligner is not None and set(manifest.variants) == {"int8", "float32"}
+    runtime = ModelRuntime.load(converted_models_aligned, aligner_fingerprint=AlignerSettings().fingerprint())
+    assert runtime.manifest.aligner_fingerprint == AlignerSettings().fingerprint()

@@ -14,7 +14,7 @@ import pytest
 
 from cribside.edge.delegates import choose_delegate, load_delegate
 from cribside.edge.errors import CribsideError
-from cribside.edge.manifest import MANIFEST_FILE, TensorBinding, load_manifest
+from cribside.edge.manifest import MANIFEST_FILE, TensorBinding
 from cribside.edge.model_io import dequantize, quantize
 from cribside.edge.runtime import ModelRuntime, Prediction
 from fixtures_models import copy_models

@@ -205,3 +205,25 @@ def test_sweep_points_reuse_the_base_run_and_write_the_table(trained_run: Path, 
     assert "SYNTHETIC" in md and "| seq length | hidden units | dropout | cry acc | pain acc |" in md
     assert md.count("\n| 3 | 8 |") == 1 and md.count("\n| 4 | 8 |") == 1
     assert (tmp_path / "sweep.csv").read_text().startswith("seq_len,units,dropout")
+
+
+def test_class_weights_give_every_present_class_the_same_total_weight():
+    from cribside.training.train import class_weights
+
+    labels = np.array([0] * 60 + [1] * 10 + [2] * 30)
+    w = class_weights(labels, 3)
+    totals = [w[c] * (labels == c).sum() for c in range(3)]
+    assert np.allclose(totals, totals[0])
+    assert w[labels].sum() == pytest.approx(len(labels))  # mean weight 1
+    assert class_weights(np.array([0, 0, 2]), 3)[1] == 0.0  # an absent class gets no weight
+
+
+def test_balanced_sampling_equalises_pain_classes_deterministically():
+    from cribside.training.train import balanced_indices
+
+    pain = np.array([0] * 50 + [1] * 5 + [2] * 20)
+    idx = np.arange(len(pain))
+    chosen = balanced_indices(pain, idx, seed=0)
+    assert np.bincount(pain[chosen]).tolist() == [50, 50, 50]
+    assert set(np.flatnonzero(pain == 1)) <= set(chosen)  # every rare window kept
+    assert np.array_equal(chosen, balanced_indices(pain, idx, seed=0))

@@ -53,7 +53,7 @@ class TrainConfig:
     ssim_window: str = "gaussian"  # "gaussian": Wang et al.'s 11x11 local SSIM; "global": eq. (3) over the whole image
     ae_learning_rate: float = 0.01
     ae_batch_size: int = 64
-    ae_epochs: int = 30
+    ae_epochs: int = 20
     ae_patience: int = 4
     # Sequence classifier (paper Tables II and III).
     seq_len: int = 4
@@ -63,10 +63,11 @@ class TrainConfig:
     l2: float = 0.001
     heads: str = "shared"
     normalize_latents: bool = True  # per-feature standardisation inside the classifier (train statistics)
+    input_noise: float = 0.0  # std of Gaussian noise added to standardised latents while training (0 = off)
     lstm_learning_rate: float = 0.001
     lstm_batch_size: int = 64
-    lstm_epochs: int = 40
-    lstm_patience: int = 6
+    lstm_epochs: int = 20
+    lstm_patience: int = 5
     label_rule: str = "last"
     balance: str = "class_weight"
     # Filled from the dataset at train time (the device samples at this rate).

@@ -105,6 +105,9 @@ def build_classifier(
             axis=-1, mean=np.asarray(latent_mean, "float32"), variance=np.asarray(latent_var, "float32"),
             name="standardize",
         )(x)
+    if config.input_noise > 0:
+        # Training-time jitter of the (standardised) latents: an identity-invariance aid; inactive at inference.
+        x = layers.GaussianNoise(config.input_noise, name="latent_noise")(x)
     if config.heads == "shared":
         features = _lstm_branch(config, x, config.dropout, "shared")
         cry = layers.Dense(CRY_CLASSES, activation="softmax", name="cry")(features)
