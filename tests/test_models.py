@@ -70,6 +70,28 @@ def test_separate_heads_are_two_lstms_with_their_own_dropout():
     assert np.allclose(both["pain"], clf.pain_model.predict(x, verbose=0)["pain"], atol=1e-6)
 
 
+def test_raw_latent_noise_sits_before_standardisation_and_only_acts_in_training():
+    config = TrainConfig(units=16)
+    model = build_classifier(config, 640, np.zeros(640), np.ones(640), raw_noise_std=0.5).combined
+    names = [layer.name for layer in model.layers]
+    assert names.index("raw_latent_noise") < names.index("standardize")
+    assert model.get_layer("raw_latent_noise").stddev == pytest.approx(0.5)
+    x = np.random.default_rng(0).normal(size=(2, 4, 640)).astype("float32")
+    first, second = model.predict(x, verbose=0), model.predict(x, verbose=0)
+    assert np.array_equal(first["pain"], second["pain"])  # inference is deterministic: the noise is off
+    noisy = model(x, training=True)["pain"].numpy()
+    assert not np.allclose(noisy, first["pain"], atol=1e-6)
+    assert "raw_latent_noise" not in [layer.name for layer in build_classifier(config, 640).combined.layers]
+
+
+def test_raw_latent_noise_std_is_counted_in_int8_steps_of_the_latent_range():
+    from cribside.training.train import raw_noise_std
+
+    latents = np.array([[-1.0, 0.0], [2.0, 1.5]], "float32")  # range 3.0 -> one int8 step = 3/255
+    assert raw_noise_std(TrainConfig(raw_latent_noise_steps=2.0), latents) == pytest.approx(2 * 3.0 / 255)
+    assert raw_noise_std(TrainConfig(raw_latent_noise_steps=0.0), latents) == 0.0
+
+
 @pytest.mark.slow
 def test_unrolled_lstm_converts_to_tflite():
     tf = pytest.importorskip("tensorflow")

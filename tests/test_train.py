@@ -28,7 +28,7 @@ def test_run_has_the_documented_layout(trained_run: Path):
     for name in REQUIRED + ("autoencoder.keras", "history.json"):
         assert (trained_run / name).is_file(), name
     run = load_run(trained_run)
-    assert run.config["split"] == "subject" and run.split["protocol"] == "subject"
+    assert run.config["split"] == "random" and run.split["protocol"] == "random"
     assert TrainConfig.from_dict(run.config).units == 64  # resolved config round-trips
     assert run.aligner is None  # directly drawn synthetic crops: no aligner settings
     assert run.synthetic is True and run.data["synthetic"] is True
@@ -37,8 +37,10 @@ def test_run_has_the_documented_layout(trained_run: Path):
     assert history["autoencoder"]["val_loss"] and history["classifier"]["shared"]["val_loss"]
 
 
-def test_split_holds_out_whole_subjects(trained_run: Path):
-    run = load_run(trained_run)
+@pytest.mark.slow
+def test_split_holds_out_whole_subjects(trained_run_aligned: Path):
+    run = load_run(trained_run_aligned)
+    assert run.split["protocol"] == "subject"
     train, val, test = (set(run.split[k]) for k in ("train", "val", "test"))
     assert test and val and train
     assert not (train & test) and not (train & val) and not (val & test)
@@ -89,24 +91,27 @@ def test_small_training_learns_above_chance(trained_run: Path):
     metrics = run.keras_metrics()
     _, cry, pain = run.test_windows()
     floor = baseline(cry, pain)
-    # Held-out infants: crying is learned within the test-sized budget.
     assert metrics["cry_accuracy"] >= floor["cry_accuracy"] + ABOVE_CHANCE
-    # Pain on held-out infants needs more subjects than CI can afford; on the training
-    # windows it must be learned clearly.
-    windows, part = run.windows()
-    _, latents = run.frames()
-    train = windows.select(part == 0)
-    out = run.classifier().predict(latents[train.rows], verbose=0)
-    pain_acc = float((out["pain"].argmax(1) == train.pain).mean())
-    pain_floor = float(np.bincount(train.pain).max() / len(train.pain))
-    assert pain_acc >= pain_floor + ABOVE_CHANCE
+    assert metrics["pain_accuracy"] >= floor["pain_accuracy"] + ABOVE_CHANCE
+
+
+@pytest.mark.slow
+def test_small_subject_independent_training_learns_crying(trained_run_aligned: Path):
+    # A held-out infant, faces through the real aligner: crying is learned even from 2 training
+    # infants; pain on unseen infants needs far more subjects than CI affords (see README).
+    from cribside.training.evaluate import baseline
+
+    run = load_run(trained_run_aligned)
+    metrics = run.keras_metrics()
+    _, cry, pain = run.test_windows()
+    assert metrics["cry_accuracy"] >= baseline(cry, pain)["cry_accuracy"] + ABOVE_CHANCE
 
 
 def test_eval_cli_writes_the_report(trained_run: Path, tmp_path: Path):
     result = _cli("eval", str(trained_run), "--out", str(tmp_path))
     assert result.returncode == 0, result.stderr
     report = json.loads((tmp_path / "report.json").read_text())
-    assert report["synthetic"] is True and report["split"]["protocol"] == "subject"
+    assert report["synthetic"] is True and report["split"]["protocol"] == "random"
     m = report["metrics"]
     for key in ("cry_accuracy", "cry_f1", "pain_accuracy", "pain_mean_f1", "pain_weighted_f1",
                 "severe_precision", "severe_recall"):
@@ -198,9 +203,9 @@ def test_sweep_points_reuse_the_base_run_and_write_the_table(trained_run: Path, 
     rows = [sweep_point(trained_run, base.replace(seq_len=s, units=8, lstm_epochs=2), progress=False)
             for s in (3, 4)]
     assert [r["seq_len"] for r in rows] == [3, 4]
-    # same held-out subjects, so a 3-frame window set is a superset of the 4-frame one
+    # shorter windows: more of them (test is a fixed share of all windows)
     assert rows[0]["test_windows"] > rows[1]["test_windows"] > 0
-    write_table(tmp_path, rows, protocol="subject", synthetic=True)
+    write_table(tmp_path, rows, protocol="random", synthetic=True)
     md = (tmp_path / "sweep.md").read_text()
     assert "SYNTHETIC" in md and "| seq length | hidden units | dropout | cry acc | pain acc |" in md
     assert md.count("\n| 3 | 8 |") == 1 and md.count("\n| 4 | 8 |") == 1
@@ -227,3 +232,13 @@ def test_balanced_sampling_equalises_pain_classes_deterministically():
     assert np.bincount(pain[chosen]).tolist() == [50, 50, 50]
     assert set(np.flatnonzero(pain == 1)) <= set(chosen)  # every rare window kept
     assert np.array_equal(chosen, balanced_indices(pain, idx, seed=0))
+
+
+def test_bench_train_times_each_stage(small_synth_aligned: Path):
+    from cribside.training.bench import format_table, time_epochs
+
+    result = time_epochs(small_synth_aligned, units=8, seed=0)
+    assert result["frames"] > 0 and result["windows"] > 0
+    for key in ("autoencoder_epoch_s", "encode_all_s", "classifier_epoch_s"):
+        assert result[key] > 0
+    assert "classifier, one epoch" in format_table(result)

@@ -64,6 +64,11 @@ class TrainConfig:
     heads: str = "shared"
     normalize_latents: bool = True  # per-feature standardisation inside the classifier (train statistics)
     input_noise: float = 0.0  # std of Gaussian noise added to standardised latents while training (0 = off)
+    # Std of Gaussian noise added to the RAW latents (before standardisation) while training, in int8
+    # quantisation steps of the training latents' range, (max - min) / 255. It teaches the classifier to
+    # ignore differences finer than the int8 encoder can represent (int8 parity) and, like any input jitter,
+    # discourages reliance on tiny latent features. 0 = off; inactive at inference.
+    raw_latent_noise_steps: float = 0.0
     lstm_learning_rate: float = 0.001
     lstm_batch_size: int = 64
     lstm_epochs: int = 20
@@ -87,6 +92,8 @@ class TrainConfig:
             raise CribsideError(f"seq_len must be >= 1, got {self.seq_len}")
         if self.units < 1 or self.filters < 1:
             raise CribsideError("units and filters must be positive")
+        if self.input_noise < 0 or self.raw_latent_noise_steps < 0:
+            raise CribsideError("input_noise and raw_latent_noise_steps must be >= 0")
         for name in ("dropout", "pain_dropout", "test_fraction", "val_fraction"):
             value = getattr(self, name)
             if not 0.0 <= value < 1.0:

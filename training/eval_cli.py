@@ -3,7 +3,7 @@
 Without ``--device``: the Keras models on the run's held-out test windows (or on
 every window of ``--data``), written to report.json, report.md and figures/.
 With ``--device MODELS``: the device path (TFLite models, aligner, sampling,
-windows) over the run's test videos, provided by ``cribside.edge.device_eval``.
+windows) over the run's test videos, provided by ``cribside.training.device_eval``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from cribside.edge.errors import CribsideError
 
-DEVICE_EVAL_MODULE = "cribside.edge.device_eval"
+DEVICE_EVAL_MODULE = "cribside.training.device_eval"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -67,5 +67,5 @@ def _device_eval(args: argparse.Namespace) -> int:
     except ModuleNotFoundError as exc:
         if exc.name != DEVICE_EVAL_MODULE:
             raise
-        raise CribsideError("--device evaluation is not available in this build (no cribside.edge.device_eval)") from None
+        raise CribsideError("--device evaluation is not available in this build (no cribside.training.device_eval)") from None
     return int(module.run(args))

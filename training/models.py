@@ -85,6 +85,7 @@ def build_classifier(
     latent_size: int,
     latent_mean: np.ndarray | None = None,
     latent_var: np.ndarray | None = None,
+    raw_noise_std: float = 0.0,
 ) -> Classifier:
     """Build the sequence classifier, compiled (sparse categorical cross-entropy per head).
 
@@ -94,12 +95,18 @@ def build_classifier(
         latent_mean, latent_var: per-feature statistics of the training latents; when
             given (and ``config.normalize_latents``), the model standardises its input
             itself, so the device feeds raw encoder output.
+        raw_noise_std: std of training-time Gaussian noise on the raw latents, before the
+            standardisation (absolute units; see ``TrainConfig.raw_latent_noise_steps``).
     """
     import keras
     from keras import layers
 
     window = keras.Input(shape=(config.seq_len, latent_size), name="latents")
     x = window
+    if raw_noise_std > 0:
+        # Before standardisation: features with tiny spread would otherwise turn int8 rounding of the
+        # encoder output into large standardised jumps; inactive at inference.
+        x = layers.GaussianNoise(float(raw_noise_std), name="raw_latent_noise")(x)
     if config.normalize_latents and latent_mean is not None and latent_var is not None:
         x = layers.Normalization(
             axis=-1, mean=np.asarray(latent_mean, "float32"), variance=np.asarray(latent_var, "float32"),

@@ -179,7 +179,8 @@ def train_classifier(config: TrainConfig, latents: np.ndarray, windows: Windows,
     if config.balance == "sample":
         train_idx = balanced_indices(windows.pain, train_idx, config.seed)
     classifier = build_classifier(
-        config, latents.shape[1], train_latents.mean(axis=0), train_latents.var(axis=0) + 1e-6
+        config, latents.shape[1], train_latents.mean(axis=0), train_latents.var(axis=0) + 1e-6,
+        raw_noise_std=raw_noise_std(config, train_latents),
     )
     weights = {"cry": class_weights(windows.cry[train_idx], len(CRY_LABELS)),
                "pain": class_weights(windows.pain[train_idx], len(PAIN_LABELS))}
@@ -194,6 +195,15 @@ def train_classifier(config: TrainConfig, latents: np.ndarray, windows: Windows,
     history = {head: _fit_classifier(config, model, (head,), train_set, val_set, progress)
                for head, model in (("cry", classifier.cry_model), ("pain", classifier.pain_model))}
     return classifier, history
+
+
+def raw_noise_std(config: TrainConfig, train_latents: np.ndarray) -> float:
+    """Absolute std of the raw-latent training noise: ``raw_latent_noise_steps`` int8 steps of the
+    training latents' overall range (the int8 encoder output shares one scale across all 640 values)."""
+    if config.raw_latent_noise_steps <= 0 or train_latents.size == 0:
+        return 0.0
+    step = float(train_latents.max() - train_latents.min()) / 255.0
+    return config.raw_latent_noise_steps * step
 
 
 def _fit_classifier(config: TrainConfig, model: Any, heads: tuple[str, ...], train_set: tuple,
