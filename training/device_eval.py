@@ -49,18 +49,30 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _raw_source(run_: Any) -> Path:
+    """The raw dataset behind a run: its own source, or the raw folder 'cribside preprocess' aligned."""
+    from cribside.training.dataset import load_dataset
+
+    if run_.data.get("source_kind") == "raw":
+        return Path(run_.data["source"])
+    aligned = load_dataset(run_.data["data"])
+    raw = (json.loads((aligned.root / "dataset.json").read_text(encoding="utf-8")).get("source")
+           if (aligned.root / "dataset.json").is_file() else None)
+    if aligned.aligner is None or not raw or not Path(raw).is_dir():
+        raise CribsideError(
+            f"run {run_.root} was trained on crops not made by the aligner from a raw dataset that is still "
+            "on disk; the device path needs the raw frames (train from a raw dataset, or preprocess one)"
+        )
+    return Path(raw)
+
+
 def evaluate_device(run_: Any, models: Path) -> dict[str, Any]:
     """Window metrics (device vs Keras) and, when videos exist, alert-level figures."""
     from cribside.training.dataset import load_dataset
 
-    if run_.data.get("source_kind") != "raw":
-        raise CribsideError(
-            f"run {run_.root} was trained on aligned crops; the device path needs raw frames "
-            "(train from a raw dataset so the device's aligner makes the crops)"
-        )
     if run_.split.get("protocol") == "random":
         raise CribsideError("--device needs a subject or kfold split (a random split has no held-out videos)")
-    dataset = load_dataset(run_.data["source"])
+    dataset = load_dataset(_raw_source(run_))
     test = set(run_.split["test"])
     videos = {key: frames for key, frames in dataset.videos().items() if key[0] in test}
     specs = {f"{s}/{v}": f"frames:{dataset.root / s / v}?fps={dataset.fps:g}" for s, v in videos}
