@@ -51,7 +51,7 @@ def _add_command(subparsers: argparse._SubParsersAction, name: str, module: str,
     try:
         mod = importlib.import_module(module)
     except ModuleNotFoundError as exc:
-        if exc.name and exc.name.split(".")[0] in _TRAIN_ONLY | {"cribside"}:
+        if exc.name and exc.name.split(".")[0] in _TRAIN_ONLY:
             # Registered but not usable here: still listed; say why when used.
             parser.set_defaults(_unavailable=exc)
             return
