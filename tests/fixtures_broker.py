@@ -148,26 +148,26 @@ def _require_mosquitto() -> None:
         pytest.skip("mosquitto is not installed (Debian: apt-get install mosquitto mosquitto-clients)")
 
 
-@pytest.fixture
-def mosquitto(tmp_path: Path) -> Iterator[Broker]:
-    """A running anonymous broker on a free loopback port."""
+def _running_broker(workdir: Path, **options: bool) -> Iterator[Broker]:
+    """Start an anonymous broker in ``workdir`` on a free loopback port; stop it afterwards."""
     _require_mosquitto()
-    broker = Broker(tmp_path / "broker", free_port())
+    broker = Broker(workdir, free_port(), **options)
     broker.workdir.mkdir()
     broker.start()
     yield broker
     broker.stop()
+
+
+@pytest.fixture
+def mosquitto(tmp_path: Path) -> Iterator[Broker]:
+    """A running anonymous broker on a free loopback port."""
+    yield from _running_broker(tmp_path / "broker")
 
 
 @pytest.fixture
 def mosquitto_persistent(tmp_path: Path) -> Iterator[Broker]:
     """Like ``mosquitto``, with persistence on: sessions of persistent subscribers survive stop()/start()."""
-    _require_mosquitto()
-    broker = Broker(tmp_path / "broker-persistent", free_port(), persistence=True)
-    broker.workdir.mkdir()
-    broker.start()
-    yield broker
-    broker.stop()
+    yield from _running_broker(tmp_path / "broker-persistent", persistence=True)
 
 
 @pytest.fixture
