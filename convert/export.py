@@ -1,5 +1,14 @@
 """Keras -> SavedModel with named signatures -> TFLite bytes in one quantization mode.
 
+The classifier's input standardisation (per-feature mean and variance of the training
+latents, a ``Normalization`` layer named ``standardize``) moves to the end of the
+exported encoder: :func:`split_standardization`. The TFLite encoder then outputs
+standardised latents and the TFLite classifier starts at its LSTM. The arithmetic is
+the same, but the int8 encoder now rounds every latent feature in units of its own
+spread: rounding raw latents with one per-tensor scale and standardising afterwards
+magnified the rounding of low-spread features into large jumps (the int8 parity
+failure of earlier releases).
+
 The models are exported through ``keras.export.ExportArchive`` with an explicit
 ``serving_default`` signature whose inputs and outputs carry the names the device
 binds by (``face`` -> ``latent``; ``window`` -> ``cry``, ``pain``). TFLite renames
@@ -12,11 +21,13 @@ TensorFlow and Keras are imported inside the functions.
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from cribside.convert.lstm_graph import fused_classifier
 from cribside.convert.modes import QuantMode
 from cribside.edge.errors import CribsideError
 
@@ -24,19 +35,59 @@ SIGNATURE = "serving_default"
 FACE, LATENT, WINDOW = "face", "latent", "window"
 HEADS = ("cry", "pain")
 
+STANDARDIZE = "standardize"  # the classifier's Normalization layer (training/models.py)
+_EPSILON = 1e-7  # keras.backend.epsilon(): Normalization divides by max(sqrt(variance), epsilon)
+
 Representative = Callable[[], Iterator[dict[str, np.ndarray]]]
 
 
-def export_encoder(encoder: Any, out_dir: Path) -> Path:
-    """Export the encoder (H, W, 1) float32 -> latent, batch 1, as a SavedModel in ``out_dir``."""
+@dataclass(frozen=True)
+class LatentScaling:
+    """Per-feature standardisation of latents: ``(latent - mean) / std``, as Keras' Normalization."""
+
+    mean: np.ndarray  # (latent,) float32
+    std: np.ndarray  # (latent,) float32, already floored at epsilon
+
+    def apply(self, latents: np.ndarray) -> np.ndarray:
+        """Standardise latents (..., latent) float32."""
+        return ((np.asarray(latents, np.float32) - self.mean) / self.std).astype(np.float32)
+
+
+def split_standardization(classifier: Any) -> tuple[LatentScaling | None, Any]:
+    """Split the classifier's input standardisation off the rest of it.
+
+    Returns:
+        ``(scaling, core)``: ``core`` maps standardised windows to ``{cry, pain}`` with the
+        classifier's own layers and weights. Without a ``standardize`` layer: ``(None, classifier)``.
+    """
+    import keras
+
+    try:
+        layer = classifier.get_layer(STANDARDIZE)
+    except ValueError:
+        return None, classifier
+    mean = np.asarray(layer.mean, np.float32).reshape(-1)
+    std = np.maximum(np.sqrt(np.asarray(layer.variance, np.float32).reshape(-1)), _EPSILON).astype(np.float32)
+    # Layers before it (training-time noise) are inactive at inference; the core starts at its output.
+    core = keras.Model(layer.output, {head: classifier.get_layer(head).output for head in HEADS}, name="classifier_core")
+    return LatentScaling(mean, std), core
+
+
+def export_encoder(encoder: Any, out_dir: Path, scaling: LatentScaling | None = None) -> Path:
+    """Export the encoder (H, W, 1) float32 -> latent, batch 1, as a SavedModel in ``out_dir``.
+
+    With ``scaling``, the exported latent is standardised (see :func:`split_standardization`).
+    """
     import keras
     import tensorflow as tf
 
     shape = (1, *tuple(encoder.input_shape[1:]))
 
     def serve(face: Any) -> dict[str, Any]:
-        latent = encoder(face, training=False)
-        return {LATENT: tf.reshape(latent, (1, -1))}
+        latent = tf.reshape(encoder(face, training=False), (1, -1))
+        if scaling is not None:
+            latent = (latent - tf.constant(scaling.mean)) / tf.constant(scaling.std)
+        return {LATENT: latent}
 
     archive = keras.export.ExportArchive()
     archive.track(encoder)
@@ -59,7 +110,11 @@ def export_classifier(classifier: Any, out_dir: Path) -> Path:
     if not set(HEADS) <= set(names):
         raise CribsideError(f"classifier outputs are {names}; expected outputs named {', '.join(HEADS)}")
 
+    fused = fused_classifier(classifier, HEADS)  # one input projection per window (lstm_graph.py)
+
     def serve(window: Any) -> dict[str, Any]:
+        if fused is not None:
+            return fused(window)
         out = classifier(window, training=False)
         by_name = out if isinstance(out, dict) else dict(zip(names, out))
         return {head: by_name[head] for head in HEADS}

@@ -19,7 +19,7 @@ _VERSIONED = ("cribside", "tensorflow-cpu", "tensorflow", "keras", "numpy", "ai-
 
 
 def build_manifest(run: Any, variants: dict[str, Variant], keras_metrics: dict[str, Any], *,
-                   face_shape: tuple[int, int], latent_size: int) -> Manifest:
+                   face_shape: tuple[int, int], latent_size: int, latent_standardized: bool = False) -> Manifest:
     """The manifest of a converted run (``variants`` in the order they were converted)."""
     return Manifest(
         format_version=FORMAT_VERSION,
@@ -39,6 +39,7 @@ def build_manifest(run: Any, variants: dict[str, Variant], keras_metrics: dict[s
         fps=run.fps,
         face_shape=face_shape,
         latent_size=latent_size,
+        latent_standardized=latent_standardized,
         pixel_scale=PIXEL_SCALE,
         aligner=run.aligner,
         keras_metrics=keras_metrics,

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from cribside.convert.export import LatentScaling
 from cribside.convert.run_data import HeldOutWindows
 from cribside.edge.manifest import Parity
 from cribside.edge.model_io import BoundModel
@@ -38,8 +39,14 @@ class Predictions:
     pain: np.ndarray  # (n, 3)
 
 
-def keras_predictions(encoder: Any, classifier: Any, test: HeldOutWindows, pixel_scale: float) -> Predictions:
-    """The Keras models' latents and probabilities on the test set."""
+def keras_predictions(encoder: Any, classifier: Any, test: HeldOutWindows, pixel_scale: float,
+                      scaling: LatentScaling | None = None) -> Predictions:
+    """The Keras models' latents and probabilities on the test set.
+
+    The classifier runs on the raw latents as trained; the returned latents are in the
+    exported encoder's output space (standardised when ``scaling`` is given), so they
+    compare with the TFLite encoder's.
+    """
     faces = test.faces.astype(np.float32)[..., None] * pixel_scale
     latents = np.concatenate(
         [np.asarray(encoder(faces[i : i + _KERAS_BATCH], training=False)) for i in range(0, len(faces), _KERAS_BATCH)]
@@ -52,7 +59,8 @@ def keras_predictions(encoder: Any, classifier: Any, test: HeldOutWindows, pixel
         by_name = out if isinstance(out, dict) else dict(zip(names, out))
         cry.append(np.asarray(by_name["cry"]))
         pain.append(np.asarray(by_name["pain"]))
-    return Predictions(latents.astype(np.float32), np.concatenate(cry), np.concatenate(pain))
+    exported = scaling.apply(latents) if scaling is not None else latents.astype(np.float32)
+    return Predictions(exported, np.concatenate(cry), np.concatenate(pain))
 
 
 def tflite_predictions(encoder: BoundModel, classifier: BoundModel, test: HeldOutWindows, pixel_scale: float) -> Predictions:

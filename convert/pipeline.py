@@ -24,7 +24,8 @@ import numpy as np
 
 from cribside.convert import edgetpu
 from cribside.convert.describe import describe_model
-from cribside.convert.export import FACE, HEADS, LATENT, WINDOW, convert_saved_model, export_classifier, export_encoder
+from cribside.convert.export import (FACE, HEADS, LATENT, WINDOW, LatentScaling, convert_saved_model, export_classifier,
+                                     export_encoder, split_standardization)
 from cribside.convert.manifest_writer import PIXEL_SCALE, build_manifest, write_bytes, write_manifest
 from cribside.convert.modes import QuantMode
 from cribside.convert.parity import Predictions, compare, keras_predictions, keras_summary, tflite_predictions
@@ -70,14 +71,15 @@ def convert_run(run_dir: str | Path, out_dir: str | Path, options: ConvertOption
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     encoder, classifier = run.encoder(), run.classifier()
+    scaling, core = split_standardization(classifier)
     test = held_out_windows(run, options.max_test_windows)
-    keras = keras_predictions(encoder, classifier, test, PIXEL_SCALE)
+    keras = keras_predictions(encoder, classifier, test, PIXEL_SCALE, scaling)
     notes: list[str] = []
     variants: dict[str, Variant] = {}
     with tempfile.TemporaryDirectory(prefix="cribside-convert-") as tmp:
-        enc_saved = export_encoder(encoder, Path(tmp) / "encoder")
-        cls_saved = export_classifier(classifier, Path(tmp) / "classifier")
-        calibration = _calibration(run, options) if any(m.needs_calibration for m in options.modes) else None
+        enc_saved = export_encoder(encoder, Path(tmp) / "encoder", scaling)
+        cls_saved = export_classifier(core, Path(tmp) / "classifier")
+        calibration = _calibration(run, options, scaling) if any(m.needs_calibration for m in options.modes) else None
         for mode in options.modes:
             variants[mode.name] = _convert_mode(mode, enc_saved, cls_saved, out, calibration, keras, test)
     if options.edgetpu and "int8" in variants:
@@ -88,6 +90,7 @@ def convert_run(run_dir: str | Path, out_dir: str | Path, options: ConvertOption
     manifest = build_manifest(
         run, variants, keras_summary(keras, test),
         face_shape=tuple(int(s) for s in encoder.input_shape[1:3]), latent_size=int(keras.latents.shape[1]),
+        latent_standardized=scaling is not None,
     )
     failed = tuple(name for name, v in variants.items() if v.parity is not None and not v.parity.passed)
     if failed and not options.allow_degraded:
@@ -110,9 +113,11 @@ class _Calibration:
             yield {WINDOW: window[None]}
 
 
-def _calibration(run: Any, options: ConvertOptions) -> _Calibration:
+def _calibration(run: Any, options: ConvertOptions, scaling: LatentScaling | None) -> _Calibration:
     faces = calibration_faces(run, options.calibration_size, options.seed)
     windows = calibration_windows(run, options.calibration_size, options.seed)
+    if scaling is not None:  # the exported classifier takes standardised latents
+        windows = scaling.apply(windows)
     log.info("int8 calibration: %d training faces, %d training windows", len(faces), len(windows))
     return _Calibration((faces.astype(np.float32) * PIXEL_SCALE)[..., None], windows.astype(np.float32))
 

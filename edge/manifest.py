@@ -118,6 +118,11 @@ class Manifest(_Frozen):
     fps: float = Field(gt=0, description="frame rate the windows were sampled at in training")
     face_shape: tuple[int, int] = Field(description="aligned face crop (height, width), grayscale uint8")
     latent_size: int = Field(gt=0)
+    latent_standardized: bool = Field(
+        default=False,
+        description="the encoder outputs latents already standardised with the training statistics "
+        "(the classifier takes them as they come; the device never rescales)",
+    )
     pixel_scale: float = Field(gt=0, description="face pixels are multiplied by this before the encoder")
     aligner: dict[str, Any] | None = Field(description="aligner settings incl. 'fingerprint'; null if not aligned")
     keras_metrics: dict[str, Any] = Field(default_factory=dict)

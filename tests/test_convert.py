@@ -47,6 +47,9 @@ def test_round_trip_every_mode_meets_parity(converted_models_result, converted_m
         assert p.keras_pain_weighted_f1 - p.pain_weighted_f1 <= F1_DROP_MAX, (name, p)
         assert p.passed, (name, p.problems)
     assert manifest.variants["float32"].parity.max_abs_prob_diff < 1e-4
+    # The encoder outputs standardised latents (the classifier's Normalization moved into it).
+    assert manifest.latent_standardized
+    assert manifest.variants["float32"].parity.latent_rel_error < 1e-4
     # The Keras figures in the manifest are those of the parity comparison.
     assert manifest.keras_metrics["cry_f1"] == pytest.approx(manifest.variants["int8"].parity.keras_cry_f1)
     sizes = {n: v.classifier.size_bytes for n, v in manifest.variants.items()}
@@ -188,3 +191,53 @@ def test_bench_models_prints_latency_and_memory(converted_models: Path, capsys) 
     row = next(line for line in out.splitlines() if line.startswith("int8"))
     numbers = [float(x) for x in row.replace("/", " ").split()[1:]]
     assert numbers[0] == 1 and all(v > 0 for v in numbers[1:])
+
+
+def test_standardisation_moves_from_the_classifier_to_the_encoder_output() -> None:
+    # The exported classifier starts after its Normalization layer; the encoder applies it instead.
+    from cribside.convert.export import split_standardization
+    from cribside.training.config import TrainConfig
+    from cribside.training.models import build_classifier
+
+    rng = np.random.default_rng(0)
+    mean = rng.normal(size=640).astype(np.float32)
+    var = rng.uniform(1e-4, 2.0, size=640).astype(np.float32)
+    classifier = build_classifier(TrainConfig(units=16), 640, mean, var, raw_noise_std=0.01).combined
+    scaling, core = split_standardization(classifier)
+    assert scaling is not None and "standardize" not in [layer.name for layer in core.layers]
+    x = rng.normal(mean, np.sqrt(var), size=(5, 4, 640)).astype(np.float32)
+    np.testing.assert_allclose(scaling.apply(x), (x - mean) / np.sqrt(var), rtol=1e-5, atol=1e-5)
+    full, split = classifier(x, training=False), core(scaling.apply(x), training=False)
+    for head in ("cry", "pain"):
+        np.testing.assert_allclose(np.asarray(split[head]), np.asarray(full[head]), atol=1e-6)
+    plain = build_classifier(TrainConfig(units=16, normalize_latents=False), 640).combined
+    assert split_standardization(plain) == (None, plain)
+
+
+@pytest.mark.slow
+def test_simulated_int8_latents_err_like_the_real_int8_encoder(trained_run: Path, converted_models: Path) -> None:
+    # int8-aware training (training/int8_view.py) simulates the int8 encoder; its error must look
+    # like the converted encoder's: similar size, same direction (both measured in the exported,
+    # standardised latent space, where the classifier reads them).
+    from cribside.convert.describe import describe_model
+    from cribside.convert.export import split_standardization
+    from cribside.convert.run_data import calibration_faces, held_out_windows
+    from cribside.edge.model_io import BoundModel
+    from cribside.training.int8_view import int8_latents
+    from cribside.training.run import load_run
+
+    run = load_run(trained_run)
+    encoder = run.encoder()
+    scaling, _ = split_standardization(run.classifier())
+    faces = held_out_windows(run).faces[:200]
+    float_z = scaling.apply(np.asarray(encoder(faces[..., None].astype(np.float32) / 255.0)))
+    simulated = int8_latents(encoder, faces, calibration_faces(run, 300, 0), standardize=(scaling.mean, scaling.std))
+    sim_err = scaling.apply(simulated) - float_z
+    path = converted_models / "encoder.int8.tflite"
+    model = BoundModel.open(path, describe_model(path, ("face",), ("latent",)))
+    real = np.stack([model.run({"face": f[None, :, :, None].astype(np.float32) / 255.0})["latent"].reshape(-1)
+                     for f in faces])
+    real_err = real - float_z
+    ratio = np.sqrt(np.mean(sim_err**2) / np.mean(real_err**2))
+    assert 0.5 < ratio < 2.0, ratio
+    assert np.corrcoef(sim_err.ravel(), real_err.ravel())[0, 1] > 0.2

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from cribside.convert.export import split_standardization
 from cribside.edge.delegates import choose_delegate, load_delegate
 from cribside.edge.errors import CribsideError
 from cribside.edge.manifest import MANIFEST_FILE, TensorBinding
@@ -20,9 +21,11 @@ from cribside.edge.runtime import ModelRuntime, Prediction
 from fixtures_models import copy_models
 
 # Latent difference allowed between the TFLite encoder and the Keras encoder, relative to the
-# latents' RMS: float32 is exact up to float rounding; int8 rounds three conv layers to steps
-# of ~1/256 of their range (3-5% measured on trained runs).
-LATENT_RTOL = {"float32": 1e-4, "float16": 5e-3, "dynamic": 1e-4, "int8": 0.10}
+# latents' RMS: float32 is exact up to float rounding; int8 rounds three conv layers and the
+# standardisation to steps of ~1/256 of their range. The latents are standardised (each feature in
+# units of its own spread), so features with a small spread count fully: 8-15% measured (a paper-size
+# run, this small one). What must hold end to end is the conversion's parity gate.
+LATENT_RTOL = {"float32": 1e-4, "float16": 5e-3, "dynamic": 1e-4, "int8": 0.20}
 # Probability difference allowed between TFLite and Keras for one window.
 PROB_ATOL = {"float32": 1e-4, "float16": 5e-3, "dynamic": 0.05, "int8": 0.25}
 # Softmax outputs dequantized from int8 sum to 1 within a few 1/256 steps.
@@ -47,13 +50,19 @@ def test_encode_and_classify_match_keras(converted_models: Path, keras_side, var
     runtime = ModelRuntime.load(converted_models, variant=variant, delegate="cpu")
     assert runtime.variant == variant and runtime.delegate == "cpu"
     keras_latents = np.asarray(encoder(faces[..., None].astype(np.float32) / 255.0)).reshape(len(faces), -1)
+    # The exported encoder ends with the classifier's standardisation (convert/export.py); the
+    # runtime's latents and windows live in that space.
+    scaling, _ = split_standardization(classifier)
+    assert runtime.manifest.latent_standardized == (scaling is not None)
+    if scaling is not None:
+        keras_latents = scaling.apply(keras_latents)
     latents = np.stack([runtime.encode(face) for face in faces])
     assert latents.dtype == np.float32 and latents.shape == keras_latents.shape
     rms = float(np.sqrt(np.mean(keras_latents**2)))
     assert np.sqrt(np.mean((latents - keras_latents) ** 2)) <= LATENT_RTOL[variant] * rms
     keras_out = classifier(windows, training=False)
     for i, window in enumerate(windows):
-        prediction = runtime.classify(window)
+        prediction = runtime.classify(scaling.apply(window) if scaling is not None else window)
         assert list(prediction.cry) == ["no", "yes"] and list(prediction.pain) == ["none", "moderate", "severe"]
         assert sum(prediction.cry.values()) == pytest.approx(1.0, abs=PROB_SUM_ATOL)
         assert sum(prediction.pain.values()) == pytest.approx(1.0, abs=PROB_SUM_ATOL)

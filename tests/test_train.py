@@ -212,6 +212,36 @@ def test_sweep_points_reuse_the_base_run_and_write_the_table(trained_run: Path, 
     assert (tmp_path / "sweep.csv").read_text().startswith("seq_len,units,dropout")
 
 
+def test_latent_views_mirror_and_simulate_int8(trained_run: Path):
+    from cribside.training.dataset import load_dataset, read_faces
+    from cribside.training.train import latent_views
+
+    run = load_run(trained_run)
+    table, latents = run.frames()
+    dataset = load_dataset(run.data["data"])
+    frames = [f for video in dataset.videos().values() for f in video]  # the run's table order
+    faces = read_faces(dataset, [f for f in frames if f.face])
+    part = np.zeros(len(faces), dtype=np.int64)
+    config = TrainConfig(mirror=True, int8_aware=True)
+    mirrored, int8, int8_mirrored = latent_views(config, run.encoder(), faces, part, table, latents[table.face])
+    face = table.face
+    for view in (mirrored, int8, int8_mirrored):
+        assert view.shape == latents.shape and not view[~face].any()  # no-face rows stay zero
+    rel = lambda a, b: np.sqrt(np.mean((a - b) ** 2) / np.mean(b**2))  # noqa: E731
+    assert rel(mirrored[face], latents[face]) > 0.1  # a mirrored face is another input
+    assert 1e-3 < rel(int8[face], latents[face]) < 0.2  # int8 rounding: close, not equal
+    assert 1e-3 < rel(int8_mirrored[face], mirrored[face]) < 0.2
+    assert latent_views(TrainConfig(int8_aware=False), run.encoder(), faces, part, table, latents[face]) == ()
+
+
+def test_sweep_point_trains_on_the_views(trained_run: Path):
+    from cribside.training.sweep import sweep_point
+
+    base = TrainConfig.from_dict(load_run(trained_run).config)
+    row = sweep_point(trained_run, base.replace(units=8, lstm_epochs=2, mirror=True, int8_aware=True), progress=False)
+    assert row["config"]["mirror"] and row["config"]["int8_aware"] and row["test_windows"] > 0
+
+
 def test_class_weights_give_every_present_class_the_same_total_weight():
     from cribside.training.train import class_weights
 

@@ -69,6 +69,14 @@ class TrainConfig:
     # ignore differences finer than the int8 encoder can represent (int8 parity) and, like any input jitter,
     # discourages reliance on tiny latent features. 0 = off; inactive at inference.
     raw_latent_noise_steps: float = 0.0
+    # Train the classifier on horizontally mirrored faces too: every epoch shows each training window
+    # once, its own latents or those of its mirrored faces at random (same epoch time). Expression cues
+    # are symmetric; lighting, hair and head tilt are not, so a mirrored infant is a new look to learn from.
+    mirror: bool = False
+    # Train the classifier on latents as the int8 encoder will compute them too (simulated: int8 weights
+    # and activations, training/int8_view.py), picked at random like the mirrored ones, so int8 models
+    # give the float models' answers (the conversion's parity gate). Costs one more encoding pass.
+    int8_aware: bool = True
     lstm_learning_rate: float = 0.001
     lstm_batch_size: int = 64
     lstm_epochs: int = 20

@@ -117,9 +117,10 @@ def sweep_point(base_dir: Path, config: Any, *, progress: bool) -> dict[str, Any
     part = split.window_part(windows)
     frame_part = split.frame_part(table, windows)
     seed_everything(config.seed)
+    views = _views(base, config, table, frame_part, progress)
     started = time.perf_counter()
     classifier, history = train_classifier(config, latents, windows, part, latents[(frame_part == 0) & table.face],
-                                           progress=progress)
+                                           views=views, progress=progress)
     seconds = time.perf_counter() - started
     test = windows.select(part == 2)
     cry_p, pain_p = predict_windows(classifier.combined, latents[test.rows])
@@ -159,3 +160,20 @@ def _flag_names() -> list[str]:
     from cribside.training.train_cli import _FLAGS
 
     return list(_FLAGS)
+
+
+def _views(base: Any, config: Any, table: Any, frame_part: Any, progress: bool) -> tuple:
+    """Mirrored / int8 latents for the grid point (training/train.py: latent_views), from the base
+    run's encoder and the faces of its dataset; none when the config asks for neither."""
+    if not (config.mirror or config.int8_aware):
+        return ()
+    from cribside.training.dataset import load_dataset, read_faces
+    from cribside.training.train import latent_views
+
+    dataset = load_dataset(base.data["data"])
+    by_key = {(f.subject, f.video, int(f.frame)): f for f in dataset.frames}
+    rows = table.face.nonzero()[0]
+    frames = [by_key[(str(table.subject[r]), str(table.video[r]), int(table.frame[r]))] for r in rows]
+    face_part = frame_part[table.face]
+    return latent_views(config, base.encoder(), read_faces(dataset, frames), face_part, table,
+                        base.frames()[1][table.face][face_part == 0], progress=progress)

@@ -72,7 +72,7 @@ def random_identity(rng: np.random.Generator) -> Identity:
         mouth_w=rng.uniform(0.85, 1.15),
         lip=(skin[0] * 0.62, skin[1] * 0.62, min(255.0, skin[2] * 0.92)),
         hair=hair, hair_color=tuple(float(c) for c in hair_color),
-        light_dx=rng.uniform(-1, 1), expressiveness=rng.uniform(0.85, 1.15),
+        light_dx=rng.uniform(-1, 1), expressiveness=rng.uniform(0.90, 1.10),
     )
 
 
@@ -180,14 +180,14 @@ def _shade_relief(shade: np.ndarray, i: Identity, e: dict[str, float], ey: float
                     1.10 + 0.06 * f, -1, cv2.LINE_AA, _SHIFT)
         furrow = _curve(CX + side * 6, nose_y - 1, CX + side * (9 * i.mouth_w + 3 + 3 * e["stretch"]),
                         mouth_y + 3, -side * 0.0 + 2.0)
-        cv2.polylines(shade, [_pts(furrow)], False, 0.93 - 0.30 * f, 2, cv2.LINE_AA, _SHIFT)
+        cv2.polylines(shade, [_pts(furrow)], False, 0.93 - 0.7 * f, 3, cv2.LINE_AA, _SHIFT)
         # Side of the nose away from the light.
         cv2.ellipse(shade, _pt((CX + side * 4.5, ey + 6 * i.nose_len)), _sz((2.2, 8 * i.nose_len)), 0, 0, 360,
                     0.86 if side * i.light_dx < 0 else 0.97, -1, cv2.LINE_AA, _SHIFT)
     b = e["brow"]
     for side in (-1, 1):  # brow bulge: vertical furrows between knitted brows
         x = CX + side * (2.5 - 0.8 * b)
-        cv2.line(shade, _pt((x, ey - i.brow_gap - 5)), _pt((x, ey - i.brow_gap + 3)), 1.0 - 0.35 * b, 1,
+        cv2.line(shade, _pt((x, ey - i.brow_gap - 5)), _pt((x, ey - i.brow_gap + 3)), 1.0 - 0.6 * b, 1,
                  cv2.LINE_AA, _SHIFT)
     cv2.ellipse(shade, _pt((CX, ey - i.brow_gap - 6)), _sz((7, 4)), 0, 0, 360, 1.0 + 0.10 * b, -1,
                 cv2.LINE_AA, _SHIFT)
@@ -203,7 +203,7 @@ def _shade_relief(shade: np.ndarray, i: Identity, e: dict[str, float], ey: float
 def _draw_eyes(canvas: np.ndarray, i: Identity, e: dict[str, float], eyes: list[tuple[float, float]]) -> None:
     """Almond eyes: lids close with squeeze (and blinks), open wider with raised brows."""
     half_w = 7.0 * i.eye_size
-    opening = 4.0 * i.eye_size * (1.0 - e["squeeze"]) * (1.0 + 0.25 * e["raise_"])
+    opening = 4.0 * i.eye_size * max(0.0, 1.0 - 1.5 * e["squeeze"]) * (1.0 + 0.25 * e["raise_"])
     lid_dark = tuple(c * 0.35 for c in i.skin)
     for side, (ex, ey) in zip((-1, 1), eyes):
         if opening > 0.6:
@@ -243,10 +243,10 @@ def _draw_brows(canvas: np.ndarray, i: Identity, e: dict[str, float], eyes: list
     b, r = e["brow"], e["raise_"]
     top = CANVAS
     for side, (ex, ey) in zip((-1, 1), eyes):
-        base = ey - i.brow_gap + 4.0 * b - 4.0 * r
-        inner_x = ex - side * (6.5 * i.eye_size - 2.0 * b)
+        base = ey - i.brow_gap + 9.0 * b - 4.0 * r
+        inner_x = ex - side * (6.5 * i.eye_size - 3.0 * b)
         outer_x = ex + side * 8.0 * i.eye_size
-        inner_y = base + 3.0 * b
+        inner_y = base + 6.0 * b
         outer_y = base + 1.0
         brow = _curve(inner_x, inner_y, outer_x, outer_y, -3.0 - 2.0 * r + 1.5 * b, 8)
         cv2.polylines(canvas, [_pts(brow)], False, i.brow_color, i.brow_thick, cv2.LINE_AA, _SHIFT)
@@ -266,8 +266,8 @@ def _draw_nose(canvas: np.ndarray, i: Identity, nose_y: float) -> None:
 def _draw_mouth(canvas: np.ndarray, i: Identity, e: dict[str, float], mouth_y: float) -> None:
     """Lips; open mouths show a dark inside and a tongue; crying stretches and squares the mouth."""
     o, s, rd = e["mouth_open"], e["stretch"], e["round_"]
-    half_w = 8.0 * i.mouth_w * (1.0 + 0.35 * s - 0.12 * rd)
-    drop = 2.5 * s  # corners pulled down
+    half_w = 8.0 * i.mouth_w * (1.0 + 0.6 * s - 0.12 * rd)
+    drop = 5.0 * s  # corners pulled down
     gap = 14.0 * o * (1.0 + 0.3 * rd)
     x0, x1 = CX - half_w, CX + half_w
     upper = _curve(x0, mouth_y + drop, x1, mouth_y + drop, -2.0 - 0.3 * gap, 10)

@@ -23,7 +23,7 @@ import numpy as np
 
 # Mean pain intensity per level (0..1) and its spread between episodes: chosen to overlap.
 PAIN_MEAN = (0.05, 0.42, 0.78)
-PAIN_EPISODE_SD = 0.10
+PAIN_EPISODE_SD = 0.07
 PAIN_FRAME_SD = 0.08  # per-frame jitter of each cue
 LEVEL_WEIGHTS = (0.38, 0.26, 0.36)  # share of time at each level
 EPISODE_S = (5.0, 20.0)  # episode duration range, seconds (scaled by the level's weight)

@@ -35,6 +35,8 @@ from cribside.training.windows import FrameTable, Windows, build_windows
 
 log = logging.getLogger(__name__)
 ALIGNED_DIR = "aligned"
+INT8_CALIBRATION = 500  # training faces that set the simulated int8 ranges (convert's default too)
+VAL_DATA_LOSS = "val_data_loss"  # validation loss without weight penalties: what early stopping watches
 
 
 def train(data: str | Path, out: str | Path, config: TrainConfig, *, overwrite: bool = False,
@@ -70,9 +72,10 @@ def train(data: str | Path, out: str | Path, config: TrainConfig, *, overwrite: 
     clock.lap("autoencoder_s")
     face_latents = encode_faces(encoder, faces, progress=progress)
     latents = latents_for_table(table, face_latents)
+    views = latent_views(config, encoder, faces, face_part, table, face_latents[face_part == 0], progress=progress)
     clock.lap("encode_s")
     classifier, clf_history = train_classifier(config, latents, windows, window_part, face_latents[face_part == 0],
-                                               progress=progress)
+                                               views=views, progress=progress)
     clock.lap("classifier_s")
     history = {
         "autoencoder": ae_history, "classifier": clf_history, "timings_s": clock.laps | {"total_s": clock.total()},
@@ -166,20 +169,25 @@ def train_autoencoder(config: TrainConfig, faces: np.ndarray, part: np.ndarray, 
 
 
 def train_classifier(config: TrainConfig, latents: np.ndarray, windows: Windows, part: np.ndarray,
-                     train_latents: np.ndarray, *, progress: bool = True) -> tuple[Classifier, dict[str, Any]]:
+                     train_latents: np.ndarray, *, views: tuple[np.ndarray, ...] = (),
+                     progress: bool = True) -> tuple[Classifier, dict[str, Any]]:
     """Fit the LSTM classifier on windows of part 0, early-stopping on part 1.
 
     Args:
         latents: (N, latent) per table frame. windows/part: all windows and their part.
         train_latents: the training faces' latents, for the input standardisation statistics.
+        views: other latents of the same frames, like ``latents`` (mirrored faces, the int8
+            encoder's: :func:`latent_views`); every epoch each training window takes its latents
+            from one of ``latents`` and the views, at random. Validation uses ``latents`` only.
     """
     train_idx, val_idx = np.flatnonzero(part == 0), np.flatnonzero(part == 1)
     if train_idx.size == 0 or val_idx.size == 0:
         raise CribsideError("the split left no training or no validation windows for the classifier")
     if config.balance == "sample":
         train_idx = balanced_indices(windows.pain, train_idx, config.seed)
+    mean, std = standardization(train_latents)
     classifier = build_classifier(
-        config, latents.shape[1], train_latents.mean(axis=0), train_latents.var(axis=0) + 1e-6,
+        config, latents.shape[1], mean, std**2,
         raw_noise_std=raw_noise_std(config, train_latents),
     )
     weights = {"cry": class_weights(windows.cry[train_idx], len(CRY_LABELS)),
@@ -188,6 +196,9 @@ def train_classifier(config: TrainConfig, latents: np.ndarray, windows: Windows,
         weights = {head: np.ones_like(w) for head, w in weights.items()}
     # Validation windows weigh like training ones, so early stopping watches the loss being optimised.
     train_set = _window_arrays(latents, windows, train_idx, weights)
+    if views:
+        train_set = _ViewedWindows(train_set, [v[windows.rows[train_idx]] for v in views], config.lstm_batch_size,
+                                   config.seed)
     val_set = _window_arrays(latents, windows, val_idx, weights)
     if config.heads == "shared":
         return classifier, {"shared": _fit_classifier(config, classifier.combined, ("cry", "pain"),
@@ -195,6 +206,11 @@ def train_classifier(config: TrainConfig, latents: np.ndarray, windows: Windows,
     history = {head: _fit_classifier(config, model, (head,), train_set, val_set, progress)
                for head, model in (("cry", classifier.cry_model), ("pain", classifier.pain_model))}
     return classifier, history
+
+
+def standardization(train_latents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature (mean, std) of the training latents: the classifier's input standardisation."""
+    return train_latents.mean(axis=0), np.sqrt(train_latents.var(axis=0) + 1e-6)
 
 
 def raw_noise_std(config: TrainConfig, train_latents: np.ndarray) -> float:
@@ -206,17 +222,82 @@ def raw_noise_std(config: TrainConfig, train_latents: np.ndarray) -> float:
     return config.raw_latent_noise_steps * step
 
 
-def _fit_classifier(config: TrainConfig, model: Any, heads: tuple[str, ...], train_set: tuple,
+def _fit_classifier(config: TrainConfig, model: Any, heads: tuple[str, ...], train_set: "tuple | _ViewedWindows",
                     val_set: tuple, progress: bool) -> dict[str, list[float]]:
-    (x, y, w), (xv, yv, wv) = train_set, val_set
+    (xv, yv, wv) = val_set
     pick = lambda d: {h: d[h] for h in heads}  # noqa: E731 - the model has only these outputs
+    if isinstance(train_set, _ViewedWindows):
+        inputs = dict(x=train_set.for_heads(heads))
+    else:
+        x, y, w = train_set
+        inputs = dict(x=x, y=pick(y), sample_weight=pick(w), batch_size=config.lstm_batch_size, shuffle=True)
     fit = model.fit(
-        x, pick(y), sample_weight=pick(w), validation_data=(xv, pick(yv), pick(wv)),
-        epochs=config.lstm_epochs, batch_size=config.lstm_batch_size, shuffle=True,
+        **inputs, validation_data=(xv, pick(yv), pick(wv)), epochs=config.lstm_epochs,
         callbacks=_callbacks(config.lstm_patience),
         verbose=_verbosity(progress),
     )
     return _history(fit)
+
+
+def latent_views(config: TrainConfig, encoder: Any, faces: np.ndarray, face_part: np.ndarray, table: FrameTable,
+                 train_latents: np.ndarray, *, progress: bool = True) -> tuple[np.ndarray, ...]:
+    """The other latents of every frame the classifier trains on, per table frame like the cache:
+    mirrored faces (``config.mirror``), the simulated int8 encoder's (``config.int8_aware``), both.
+
+    ``train_latents`` (the training faces' float latents) give the standardisation the int8
+    encoder ends with, as :func:`train_classifier` computes it."""
+    from cribside.training.int8_view import int8_latents
+
+    sources = [faces[:, :, ::-1]] if config.mirror else []
+    views = [latents_for_table(table, encode_faces(encoder, f, progress=progress)) for f in sources]
+    if config.int8_aware:
+        calibration = faces[face_part == 0]
+        calibration = calibration[np.random.default_rng(config.seed).permutation(len(calibration))[:INT8_CALIBRATION]]
+        for f in [faces, *sources]:
+            quantized = int8_latents(encoder, f, calibration, standardize=standardization(train_latents))
+            if quantized is None:
+                break
+            views.append(latents_for_table(table, quantized))
+    return tuple(views)
+
+
+class _ViewedWindows:
+    """Training batches that take each window's latents from the original or one of the other views
+    at random, drawn again every epoch (a Keras ``PyDataset`` per head set, built by :meth:`for_heads`).
+    An epoch stays one pass over the windows, so it costs what an epoch without views costs."""
+
+    def __init__(self, train_set: tuple, views: list[np.ndarray], batch_size: int, seed: int) -> None:
+        self.x, self.y, self.w = train_set
+        self.views = [self.x, *views]
+        self.batch_size = batch_size
+        self.rng = np.random.default_rng(seed)
+
+    def for_heads(self, heads: tuple[str, ...]) -> Any:
+        import keras
+
+        outer = self
+
+        class Batches(keras.utils.PyDataset):
+            def __init__(self) -> None:
+                super().__init__()
+                self.on_epoch_end()
+
+            def __len__(self) -> int:
+                return -(-len(outer.x) // outer.batch_size)
+
+            def __getitem__(self, i: int) -> tuple:
+                idx = self.order[i * outer.batch_size : (i + 1) * outer.batch_size]
+                x = np.empty_like(outer.x[idx])
+                for v, view in enumerate(outer.views):
+                    take = self.view[idx] == v
+                    x[take] = view[idx[take]]
+                return x, {h: outer.y[h][idx] for h in heads}, {h: outer.w[h][idx] for h in heads}
+
+            def on_epoch_end(self) -> None:
+                self.order = outer.rng.permutation(len(outer.x))
+                self.view = outer.rng.integers(len(outer.views), size=len(outer.x))
+
+        return Batches()
 
 
 def _window_arrays(latents: np.ndarray, windows: Windows, idx: np.ndarray,
@@ -294,13 +375,25 @@ def _log_split(split: Split, windows: Windows) -> None:
 
 
 def _callbacks(patience: int) -> list[Any]:
-    """Early stopping on validation loss with the best weights restored; the learning rate
-    halves when validation loss stalls for half the patience (the paper's 0.01 is a start)."""
+    """Early stopping on the validation data loss with the best weights restored; the learning rate
+    halves when it stalls for half the patience (the paper's 0.01 is a start).
+
+    The data loss is Keras' ``val_loss`` without the weight penalties (the LSTM's L2 term): that
+    term only shrinks as training goes on, so watching the total would keep training while the
+    validation predictions get worse.
+    """
     import keras
 
+    class DataLoss(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            if logs is not None and "val_loss" in logs:
+                penalty = sum(float(keras.ops.convert_to_numpy(loss)) for loss in self.model.losses)
+                logs[VAL_DATA_LOSS] = float(logs["val_loss"]) - penalty
+
     return [
-        keras.callbacks.EarlyStopping("val_loss", patience=patience, restore_best_weights=True),
-        keras.callbacks.ReduceLROnPlateau("val_loss", factor=0.5, patience=max(1, patience // 2), min_lr=1e-5),
+        DataLoss(),  # first: the callbacks below read what it adds to the epoch's logs
+        keras.callbacks.EarlyStopping(VAL_DATA_LOSS, mode="min", patience=patience, restore_best_weights=True),
+        keras.callbacks.ReduceLROnPlateau(VAL_DATA_LOSS, mode="min", factor=0.5, patience=max(1, patience // 2), min_lr=1e-5),
     ]
 
 
