@@ -214,7 +214,8 @@ def test_sweep_points_reuse_the_base_run_and_write_the_table(trained_run: Path, 
 
 def test_latent_views_mirror_and_simulate_int8(trained_run: Path):
     from cribside.training.dataset import load_dataset, read_faces
-    from cribside.training.train import latent_views
+    from cribside.training.latent_views import latent_views
+    from cribside.training.train import standardization
 
     run = load_run(trained_run)
     table, latents = run.frames()
@@ -223,7 +224,8 @@ def test_latent_views_mirror_and_simulate_int8(trained_run: Path):
     faces = read_faces(dataset, [f for f in frames if f.face])
     part = np.zeros(len(faces), dtype=np.int64)
     config = TrainConfig(mirror=True, int8_aware=True)
-    mirrored, int8, int8_mirrored = latent_views(config, run.encoder(), faces, part, table, latents[table.face])
+    stats = standardization(latents[table.face])
+    mirrored, int8, int8_mirrored = latent_views(config, run.encoder(), faces, part, table, stats)
     face = table.face
     for view in (mirrored, int8, int8_mirrored):
         assert view.shape == latents.shape and not view[~face].any()  # no-face rows stay zero
@@ -231,7 +233,7 @@ def test_latent_views_mirror_and_simulate_int8(trained_run: Path):
     assert rel(mirrored[face], latents[face]) > 0.1  # a mirrored face is another input
     assert 1e-3 < rel(int8[face], latents[face]) < 0.2  # int8 rounding: close, not equal
     assert 1e-3 < rel(int8_mirrored[face], mirrored[face]) < 0.2
-    assert latent_views(TrainConfig(int8_aware=False), run.encoder(), faces, part, table, latents[face]) == ()
+    assert latent_views(TrainConfig(int8_aware=False), run.encoder(), faces, part, table, stats) == ()
 
 
 def test_sweep_point_trains_on_the_views(trained_run: Path):

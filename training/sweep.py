@@ -163,12 +163,13 @@ def _flag_names() -> list[str]:
 
 
 def _views(base: Any, config: Any, table: Any, frame_part: Any, progress: bool) -> tuple:
-    """Mirrored / int8 latents for the grid point (training/train.py: latent_views), from the base
+    """Mirrored / int8 latents for the grid point (training/latent_views.py), from the base
     run's encoder and the faces of its dataset; none when the config asks for neither."""
     if not (config.mirror or config.int8_aware):
         return ()
     from cribside.training.dataset import load_dataset, read_faces
-    from cribside.training.train import latent_views
+    from cribside.training.latent_views import latent_views
+    from cribside.training.train import standardization
 
     dataset = load_dataset(base.data["data"])
     by_key = {(f.subject, f.video, int(f.frame)): f for f in dataset.frames}
@@ -176,4 +177,4 @@ def _views(base: Any, config: Any, table: Any, frame_part: Any, progress: bool) 
     frames = [by_key[(str(table.subject[r]), str(table.video[r]), int(table.frame[r]))] for r in rows]
     face_part = frame_part[table.face]
     return latent_views(config, base.encoder(), read_faces(dataset, frames), face_part, table,
-                        base.frames()[1][table.face][face_part == 0], progress=progress)
+                        standardization(base.frames()[1][table.face][face_part == 0]), progress=progress)

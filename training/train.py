@@ -6,7 +6,8 @@ The stages, each a function:
 2. windows over every video (training/windows.py) and the split (training/splits.py).
 3. :func:`train_autoencoder` on the training split's faces, SSIM loss, early stopping
    on validation loss with the best weights restored.
-4. every face encoded once (training/latents.py).
+4. every face encoded once (training/latents.py), plus the int8 encoder's view of it (and a
+   mirrored one if asked: training/latent_views.py).
 5. :func:`train_classifier` on windows of cached latents, with class weights or
    balanced sampling, early stopping, best weights restored.
 6. everything written to RUN (layout in training/run.py).
@@ -28,6 +29,7 @@ from cribside.edge.errors import CribsideError
 from cribside.training import run as runfiles
 from cribside.training.config import TrainConfig
 from cribside.training.dataset import CRY_LABELS, PAIN_LABELS, Dataset, load_dataset, read_faces
+from cribside.training.latent_views import ViewedWindows, latent_views
 from cribside.training.latents import encode_faces, faces_to_input, latents_for_table, save_latents
 from cribside.training.models import Classifier, build_autoencoder, build_classifier
 from cribside.training.splits import Split, kfold_split, random_split, subject_split
@@ -35,7 +37,6 @@ from cribside.training.windows import FrameTable, Windows, build_windows
 
 log = logging.getLogger(__name__)
 ALIGNED_DIR = "aligned"
-INT8_CALIBRATION = 500  # training faces that set the simulated int8 ranges (convert's default too)
 VAL_DATA_LOSS = "val_data_loss"  # validation loss without weight penalties: what early stopping watches
 
 
@@ -72,7 +73,8 @@ def train(data: str | Path, out: str | Path, config: TrainConfig, *, overwrite: 
     clock.lap("autoencoder_s")
     face_latents = encode_faces(encoder, faces, progress=progress)
     latents = latents_for_table(table, face_latents)
-    views = latent_views(config, encoder, faces, face_part, table, face_latents[face_part == 0], progress=progress)
+    views = latent_views(config, encoder, faces, face_part, table, standardization(face_latents[face_part == 0]),
+                         progress=progress)
     clock.lap("encode_s")
     classifier, clf_history = train_classifier(config, latents, windows, window_part, face_latents[face_part == 0],
                                                views=views, progress=progress)
@@ -177,8 +179,8 @@ def train_classifier(config: TrainConfig, latents: np.ndarray, windows: Windows,
         latents: (N, latent) per table frame. windows/part: all windows and their part.
         train_latents: the training faces' latents, for the input standardisation statistics.
         views: other latents of the same frames, like ``latents`` (mirrored faces, the int8
-            encoder's: :func:`latent_views`); every epoch each training window takes its latents
-            from one of ``latents`` and the views, at random. Validation uses ``latents`` only.
+            encoder's: training/latent_views.py); every epoch each training window takes its
+            latents from one of ``latents`` and the views, at random. Validation uses ``latents`` only.
     """
     train_idx, val_idx = np.flatnonzero(part == 0), np.flatnonzero(part == 1)
     if train_idx.size == 0 or val_idx.size == 0:
@@ -197,7 +199,7 @@ def train_classifier(config: TrainConfig, latents: np.ndarray, windows: Windows,
     # Validation windows weigh like training ones, so early stopping watches the loss being optimised.
     train_set = _window_arrays(latents, windows, train_idx, weights)
     if views:
-        train_set = _ViewedWindows(train_set, [v[windows.rows[train_idx]] for v in views], config.lstm_batch_size,
+        train_set = ViewedWindows(train_set, [v[windows.rows[train_idx]] for v in views], config.lstm_batch_size,
                                    config.seed)
     val_set = _window_arrays(latents, windows, val_idx, weights)
     if config.heads == "shared":
@@ -222,11 +224,11 @@ def raw_noise_std(config: TrainConfig, train_latents: np.ndarray) -> float:
     return config.raw_latent_noise_steps * step
 
 
-def _fit_classifier(config: TrainConfig, model: Any, heads: tuple[str, ...], train_set: "tuple | _ViewedWindows",
+def _fit_classifier(config: TrainConfig, model: Any, heads: tuple[str, ...], train_set: "tuple | ViewedWindows",
                     val_set: tuple, progress: bool) -> dict[str, list[float]]:
     (xv, yv, wv) = val_set
     pick = lambda d: {h: d[h] for h in heads}  # noqa: E731 - the model has only these outputs
-    if isinstance(train_set, _ViewedWindows):
+    if isinstance(train_set, ViewedWindows):
         inputs = dict(x=train_set.for_heads(heads))
     else:
         x, y, w = train_set
@@ -237,67 +239,6 @@ def _fit_classifier(config: TrainConfig, model: Any, heads: tuple[str, ...], tra
         verbose=_verbosity(progress),
     )
     return _history(fit)
-
-
-def latent_views(config: TrainConfig, encoder: Any, faces: np.ndarray, face_part: np.ndarray, table: FrameTable,
-                 train_latents: np.ndarray, *, progress: bool = True) -> tuple[np.ndarray, ...]:
-    """The other latents of every frame the classifier trains on, per table frame like the cache:
-    mirrored faces (``config.mirror``), the simulated int8 encoder's (``config.int8_aware``), both.
-
-    ``train_latents`` (the training faces' float latents) give the standardisation the int8
-    encoder ends with, as :func:`train_classifier` computes it."""
-    from cribside.training.int8_view import int8_latents
-
-    sources = [faces[:, :, ::-1]] if config.mirror else []
-    views = [latents_for_table(table, encode_faces(encoder, f, progress=progress)) for f in sources]
-    if config.int8_aware:
-        calibration = faces[face_part == 0]
-        calibration = calibration[np.random.default_rng(config.seed).permutation(len(calibration))[:INT8_CALIBRATION]]
-        for f in [faces, *sources]:
-            quantized = int8_latents(encoder, f, calibration, standardize=standardization(train_latents))
-            if quantized is None:
-                break
-            views.append(latents_for_table(table, quantized))
-    return tuple(views)
-
-
-class _ViewedWindows:
-    """Training batches that take each window's latents from the original or one of the other views
-    at random, drawn again every epoch (a Keras ``PyDataset`` per head set, built by :meth:`for_heads`).
-    An epoch stays one pass over the windows, so it costs what an epoch without views costs."""
-
-    def __init__(self, train_set: tuple, views: list[np.ndarray], batch_size: int, seed: int) -> None:
-        self.x, self.y, self.w = train_set
-        self.views = [self.x, *views]
-        self.batch_size = batch_size
-        self.rng = np.random.default_rng(seed)
-
-    def for_heads(self, heads: tuple[str, ...]) -> Any:
-        import keras
-
-        outer = self
-
-        class Batches(keras.utils.PyDataset):
-            def __init__(self) -> None:
-                super().__init__()
-                self.on_epoch_end()
-
-            def __len__(self) -> int:
-                return -(-len(outer.x) // outer.batch_size)
-
-            def __getitem__(self, i: int) -> tuple:
-                idx = self.order[i * outer.batch_size : (i + 1) * outer.batch_size]
-                x = np.empty_like(outer.x[idx])
-                for v, view in enumerate(outer.views):
-                    take = self.view[idx] == v
-                    x[take] = view[idx[take]]
-                return x, {h: outer.y[h][idx] for h in heads}, {h: outer.w[h][idx] for h in heads}
-
-            def on_epoch_end(self) -> None:
-                self.order = outer.rng.permutation(len(outer.x))
-                self.view = outer.rng.integers(len(outer.views), size=len(outer.x))
-
-        return Batches()
 
 
 def _window_arrays(latents: np.ndarray, windows: Windows, idx: np.ndarray,
