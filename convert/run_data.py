@@ -53,9 +53,6 @@ def held_out_windows(run: Any, max_windows: int | None = None) -> HeldOutWindows
     Raises:
         CribsideError: the run has no test windows, or its dataset no longer holds a frame.
     """
-    from cribside.training.dataset import load_dataset, read_faces
-
-    table, _ = run.frames()
     windows, part = run.windows()
     test = windows.select(part == TEST)
     if len(test) == 0:
@@ -64,14 +61,8 @@ def held_out_windows(run: Any, max_windows: int | None = None) -> HeldOutWindows
         # Evenly spaced, so every test video stays represented.
         test = test.select(np.linspace(0, len(test) - 1, max_windows).round().astype(np.int64))
     unique_rows, inverse = np.unique(test.rows, return_inverse=True)
-    dataset = load_dataset(run.data["data"])
-    by_key = {(f.subject, f.video, int(f.frame)): f for f in dataset.frames}
-    try:
-        frames = [by_key[(str(table.subject[r]), str(table.video[r]), int(table.frame[r]))] for r in unique_rows]
-    except KeyError as exc:
-        raise CribsideError(f"{run.data['data']} no longer holds frame {exc.args[0]} of run {run.root}") from None
     return HeldOutWindows(
-        faces=read_faces(dataset, frames),
+        faces=run.faces_of(unique_rows),
         windows=inverse.reshape(test.rows.shape).astype(np.int64),
         cry=np.asarray(test.cry, dtype=np.int64),
         pain=np.asarray(test.pain, dtype=np.int64),

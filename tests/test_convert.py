@@ -223,7 +223,7 @@ def test_simulated_int8_latents_err_like_the_real_int8_encoder(trained_run: Path
     from cribside.convert.export import split_standardization
     from cribside.convert.run_data import calibration_faces, held_out_windows
     from cribside.edge.model_io import BoundModel
-    from cribside.training.int8_view import int8_latents
+    from cribside.training.int8_view import Int8Encoder
     from cribside.training.run import load_run
 
     run = load_run(trained_run)
@@ -231,7 +231,7 @@ def test_simulated_int8_latents_err_like_the_real_int8_encoder(trained_run: Path
     scaling, _ = split_standardization(run.classifier())
     faces = held_out_windows(run).faces[:200]
     float_z = scaling.apply(np.asarray(encoder(faces[..., None].astype(np.float32) / 255.0)))
-    simulated = int8_latents(encoder, faces, calibration_faces(run, 300, 0), standardize=(scaling.mean, scaling.std))
+    simulated = Int8Encoder(encoder, calibration_faces(run, 300, 0), (scaling.mean, scaling.std)).latents(faces)
     sim_err = scaling.apply(simulated) - float_z
     path = converted_models / "encoder.int8.tflite"
     model = BoundModel.open(path, describe_model(path, ("face",), ("latent",)))

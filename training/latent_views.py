@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from cribside.training.config import TrainConfig
-from cribside.training.int8_view import int8_latents
+from cribside.training.int8_view import int8_encoder
 from cribside.training.latents import encode_faces, latents_for_table
 from cribside.training.windows import FrameTable
 
@@ -36,11 +36,9 @@ def latent_views(config: TrainConfig, encoder: Any, faces: np.ndarray, face_part
     if config.int8_aware:
         calibration = faces[face_part == 0]
         calibration = calibration[np.random.default_rng(config.seed).permutation(len(calibration))[:INT8_CALIBRATION]]
-        for f in [faces, *sources]:
-            quantized = int8_latents(encoder, f, calibration, standardize=standardization)
-            if quantized is None:
-                break
-            views.append(latents_for_table(table, quantized))
+        simulated = int8_encoder(encoder, calibration, standardize=standardization)
+        if simulated is not None:
+            views += [latents_for_table(table, simulated.latents(f)) for f in [faces, *sources]]
     return tuple(views)
 
 

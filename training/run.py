@@ -126,8 +126,6 @@ class Run:
         return window_metrics(cry, pain, cry_p.argmax(1), pain_p.argmax(1))
 
     def _faces(self, part_wanted: int, limit: int | None, seed: int | None = None) -> np.ndarray:
-        from cribside.training.dataset import load_dataset, read_faces
-
         table, _ = self.frames()
         windows, _ = self.windows()
         part = Split.from_dict(self.split).frame_part(table, windows)
@@ -136,6 +134,17 @@ class Run:
             rows = np.sort(np.random.default_rng(seed).choice(rows, size=limit, replace=False))
         elif limit is not None:
             rows = rows[:limit]
+        return self.faces_of(rows)
+
+    def faces_of(self, rows: np.ndarray) -> np.ndarray:
+        """The face crops (n, 64, 64) uint8 of frame-table ``rows``, read from the run's dataset.
+
+        Raises:
+            CribsideError: the dataset no longer holds one of those frames.
+        """
+        from cribside.training.dataset import load_dataset, read_faces
+
+        table, _ = self.frames()
         dataset = load_dataset(self.data["data"])
         by_key = {(f.subject, f.video, f.frame): f for f in dataset.frames}
         try:

@@ -117,7 +117,7 @@ def sweep_point(base_dir: Path, config: Any, *, progress: bool) -> dict[str, Any
     part = split.window_part(windows)
     frame_part = split.frame_part(table, windows)
     seed_everything(config.seed)
-    views = _views(base, config, table, frame_part, progress)
+    views = _views(base, config, table, latents, frame_part, progress)
     started = time.perf_counter()
     classifier, history = train_classifier(config, latents, windows, part, latents[(frame_part == 0) & table.face],
                                            views=views, progress=progress)
@@ -162,19 +162,17 @@ def _flag_names() -> list[str]:
     return list(_FLAGS)
 
 
-def _views(base: Any, config: Any, table: Any, frame_part: Any, progress: bool) -> tuple:
+def _views(base: Any, config: Any, table: Any, latents: Any, frame_part: Any, progress: bool) -> tuple:
     """Mirrored / int8 latents for the grid point (training/latent_views.py), from the base
     run's encoder and the faces of its dataset; none when the config asks for neither."""
     if not (config.mirror or config.int8_aware):
         return ()
-    from cribside.training.dataset import load_dataset, read_faces
+    import numpy as np
+
     from cribside.training.latent_views import latent_views
     from cribside.training.train import standardization
 
-    dataset = load_dataset(base.data["data"])
-    by_key = {(f.subject, f.video, int(f.frame)): f for f in dataset.frames}
-    rows = table.face.nonzero()[0]
-    frames = [by_key[(str(table.subject[r]), str(table.video[r]), int(table.frame[r]))] for r in rows]
     face_part = frame_part[table.face]
-    return latent_views(config, base.encoder(), read_faces(dataset, frames), face_part, table,
-                        standardization(base.frames()[1][table.face][face_part == 0]), progress=progress)
+    faces = base.faces_of(np.flatnonzero(table.face))
+    return latent_views(config, base.encoder(), faces, face_part, table,
+                        standardization(latents[table.face][face_part == 0]), progress=progress)
