@@ -96,8 +96,11 @@ def export_encoder(encoder: Any, out_dir: Path, scaling: LatentScaling | None = 
     return out_dir
 
 
-def export_classifier(classifier: Any, out_dir: Path) -> Path:
+def export_classifier(classifier: Any, out_dir: Path, *, batched: bool = True) -> Path:
     """Export the classifier (L, latent) -> {cry, pain}, batch 1, as a SavedModel in ``out_dir``.
+
+    ``batched``: the LSTM's input projection done once per window (convert/lstm_graph.py) when the
+    model has the known structure; False exports Keras' own unrolled graph (for comparison).
 
     Raises:
         CribsideError: the model has no outputs named cry and pain.
@@ -110,7 +113,7 @@ def export_classifier(classifier: Any, out_dir: Path) -> Path:
     if not set(HEADS) <= set(names):
         raise CribsideError(f"classifier outputs are {names}; expected outputs named {', '.join(HEADS)}")
 
-    fused = fused_classifier(classifier, HEADS)  # one input projection per window (lstm_graph.py)
+    fused = fused_classifier(classifier, HEADS) if batched else None  # lstm_graph.py
 
     def serve(window: Any) -> dict[str, Any]:
         if fused is not None:
