@@ -49,20 +49,21 @@ def ssim(y_true: Any, y_pred: Any, *, window: str = "gaussian", max_val: float =
         return _ssim_formula(mu_x, mu_y, var_x, var_y, cov, c1, c2)
     if window != "gaussian":
         raise ValueError(f"unknown SSIM window {window!r}")
-    column, row = _gaussian_kernels(tf)
-    # One depthwise pass over the five maps stacked as channels, and the 2-D Gaussian split
-    # into an 11x1 and a 1x11 pass (22 multiplies per pixel instead of 121): the loss was
-    # three quarters of the autoencoder's training time before.
-    stacked = tf.concat([x, y, x * x, y * y, x * y], axis=-1)
-    blurred = tf.nn.depthwise_conv2d(stacked, tf.tile(column, [1, 1, 5, 1]), [1, 1, 1, 1], "VALID")
-    blurred = tf.nn.depthwise_conv2d(blurred, tf.tile(row, [1, 1, 5, 1]), [1, 1, 1, 1], "VALID")
-    mu_x, mu_y, e_xx, e_yy, e_xy = tf.split(blurred, 5, axis=-1)
+    # The five maps go through the separable Gaussian as two matrix products, G @ map @ G^T,
+    # with G the (H-10, H) band matrix of the 1-D window ("valid" placement). Same sums as an
+    # 11x1 and a 1x11 convolution; CPU matrix kernels run them about ten times faster than
+    # depthwise convolutions, which had made the loss half the autoencoder's training time.
+    band_rows = _gaussian_band(tf, int(x.shape[1]))
+    band_cols = _gaussian_band(tf, int(x.shape[2]))
+    stacked = tf.stack([x, y, x * x, y * y, x * y], axis=1)[..., 0]  # (batch, 5, H, W)
+    blurred = tf.einsum("ij,bcjk,lk->bcil", band_rows, stacked, band_cols)
+    mu_x, mu_y, e_xx, e_yy, e_xy = tf.unstack(blurred, axis=1)
     # E[x^2] - E[x]^2 under the window (biased, as in Wang et al.).
     var_x = e_xx - mu_x * mu_x
     var_y = e_yy - mu_y * mu_y
     cov = e_xy - mu_x * mu_y
     ssim_map = _ssim_formula(mu_x, mu_y, var_x, var_y, cov, c1, c2)
-    return tf.reduce_mean(ssim_map, axis=[1, 2, 3])
+    return tf.reduce_mean(ssim_map, axis=[1, 2])
 
 
 def ssim_loss(window: str = "gaussian") -> Callable[[Any, Any], Any]:
@@ -81,9 +82,16 @@ def _ssim_formula(mu_x: Any, mu_y: Any, var_x: Any, var_y: Any, cov: Any, c1: fl
     return numerator / denominator
 
 
-def _gaussian_kernels(tf: Any) -> tuple[Any, Any]:
-    """The normalised 1-D Gaussian as a column (11x1) and a row (1x11) conv kernel."""
+def _gaussian_band(tf: Any, size: int) -> Any:
+    """(size - 10, size) matrix whose row i holds the normalised 11-tap Gaussian at columns i..i+10."""
+    if size < GAUSS_SIZE:
+        raise ValueError(f"images must be at least {GAUSS_SIZE} pixels a side for the Gaussian SSIM, got {size}")
     coords = tf.range(GAUSS_SIZE, dtype=tf.float32) - (GAUSS_SIZE - 1) / 2.0
     g = tf.exp(-(coords**2) / (2.0 * GAUSS_SIGMA**2))
     g = g / tf.reduce_sum(g)
-    return tf.reshape(g, [GAUSS_SIZE, 1, 1, 1]), tf.reshape(g, [1, GAUSS_SIZE, 1, 1])
+    rows = size - GAUSS_SIZE + 1
+    # Row i is g padded with i zeros before and rows - 1 - i after: gather from [g, 0].
+    index = tf.range(size)[None, :] - tf.range(rows)[:, None]  # column j of row i holds g[j - i]
+    padded = tf.concat([g, tf.zeros([1], tf.float32)], axis=0)
+    inside = (index >= 0) & (index < GAUSS_SIZE)
+    return tf.gather(padded, tf.where(inside, index, GAUSS_SIZE))
