@@ -236,6 +236,40 @@ def test_latent_views_mirror_and_simulate_int8(trained_run: Path):
     assert latent_views(TrainConfig(int8_aware=False), run.encoder(), faces, part, table, stats) == ()
 
 
+def test_viewed_windows_pick_one_view_per_window_afresh_each_epoch():
+    from cribside.training.latent_views import ViewedWindows
+
+    n = 300
+    original = np.repeat(np.arange(n, dtype=np.float32)[:, None, None], 4, axis=1).repeat(3, axis=2)  # (n, 4, 3)
+    view = original + 0.5  # the other view of window i holds i + 0.5
+    labels = {"cry": np.arange(n) % 2, "pain": np.arange(n) % 3}
+    weights = {"cry": np.arange(n, dtype=np.float32), "pain": np.ones(n, np.float32)}
+
+    def epochs(seed: int) -> list[np.ndarray]:
+        batches = ViewedWindows((original, labels, weights), [view], 64, seed).for_heads(("cry", "pain"))
+        out = []
+        for _ in range(2):
+            rows = []
+            for x, y, w in batches:
+                x = x.numpy()
+                assert (x == x[:, :1, :1]).all()  # one view for the whole window
+                index = np.floor(x[:, 0, 0]).astype(int)
+                assert (y["cry"].numpy() == labels["cry"][index]).all()  # labels and weights follow the window
+                assert (y["pain"].numpy() == labels["pain"][index]).all()
+                assert (w["cry"].numpy() == weights["cry"][index]).all()
+                rows.append(x[:, 0, 0])
+            out.append(np.concatenate(rows))
+        return out
+
+    first, second = epochs(seed=0)
+    for values in (first, second):
+        assert sorted(np.floor(values).astype(int)) == list(range(n))  # every window once per epoch
+        assert 0.35 < np.mean(values % 1 == 0.5) < 0.65  # about half from the other view
+    assert not np.array_equal(first, second)  # order and picks drawn again
+    again = epochs(seed=0)
+    assert np.array_equal(first, again[0]) and np.array_equal(second, again[1])  # deterministic for a seed
+
+
 def test_sweep_point_trains_on_the_views(trained_run: Path):
     from cribside.training.sweep import sweep_point
 

@@ -5,7 +5,7 @@
 
 :class:`ViewedWindows` feeds the classifier one pass over its training windows per epoch, each
 window's latents drawn at random from the original and the views, so the views cost no epoch time.
-Keras is imported inside the functions.
+TensorFlow is imported inside the functions.
 """
 
 from __future__ import annotations
@@ -44,38 +44,39 @@ def latent_views(config: TrainConfig, encoder: Any, faces: np.ndarray, face_part
 
 class ViewedWindows:
     """Training batches that take each window's latents from the original or one of the other views
-    at random, drawn again every epoch (a Keras ``PyDataset`` per head set, built by :meth:`for_heads`).
-    An epoch stays one pass over the windows, so it costs what an epoch without views costs."""
+    at random, drawn again every epoch (a ``tf.data`` pipeline per head set, built by :meth:`for_heads`).
+    An epoch stays one pass over the windows, so it costs what an epoch without views costs.
+
+    The batches are gathered inside TensorFlow: a Python ``keras.utils.PyDataset`` here cost more
+    than the LSTM's own step (an epoch of 10,000 windows in 65-82 s instead of 41 s on the 2-core VM).
+    Deterministic for a seed: the order and the view picks come from seeded ``tf.data`` streams.
+    """
 
     def __init__(self, train_set: tuple, views: list[np.ndarray], batch_size: int, seed: int) -> None:
         self.x, self.y, self.w = train_set
         self.views = [self.x, *views]
         self.batch_size = batch_size
-        self.rng = np.random.default_rng(seed)
+        self.seed = seed
+
+    def __len__(self) -> int:
+        """Training windows per epoch."""
+        return len(self.x)
 
     def for_heads(self, heads: tuple[str, ...]) -> Any:
-        import keras
+        """A ``tf.data.Dataset`` of ``(latents, {head: labels}, {head: weights})`` batches for these heads."""
+        import tensorflow as tf
 
-        outer = self
+        stacked = tf.constant(np.stack(self.views))  # (views, windows, L, latent)
+        labels = {h: tf.constant(self.y[h]) for h in heads}
+        weights = {h: tf.constant(self.w[h]) for h in heads}
+        n_views = len(self.views)
+        order = tf.data.Dataset.range(len(self.x)).shuffle(len(self.x), seed=self.seed, reshuffle_each_iteration=True)
+        picks = tf.data.Dataset.random(seed=self.seed + 1, rerandomize_each_iteration=True)
 
-        class Batches(keras.utils.PyDataset):
-            def __init__(self) -> None:
-                super().__init__()
-                self.on_epoch_end()
+        def gather(index: Any, pick: Any) -> tuple:
+            view = pick % n_views
+            x = tf.gather_nd(stacked, tf.stack([view, index], axis=1))
+            return x, {h: tf.gather(labels[h], index) for h in heads}, {h: tf.gather(weights[h], index) for h in heads}
 
-            def __len__(self) -> int:
-                return -(-len(outer.x) // outer.batch_size)
-
-            def __getitem__(self, i: int) -> tuple:
-                idx = self.order[i * outer.batch_size : (i + 1) * outer.batch_size]
-                x = np.empty_like(outer.x[idx])
-                for v, view in enumerate(outer.views):
-                    take = self.view[idx] == v
-                    x[take] = view[idx[take]]
-                return x, {h: outer.y[h][idx] for h in heads}, {h: outer.w[h][idx] for h in heads}
-
-            def on_epoch_end(self) -> None:
-                self.order = outer.rng.permutation(len(outer.x))
-                self.view = outer.rng.integers(len(outer.views), size=len(outer.x))
-
-        return Batches()
+        batches = tf.data.Dataset.zip(order, picks).batch(self.batch_size).map(gather)
+        return batches.prefetch(1)
