@@ -112,6 +112,11 @@ class ModelRuntime:
         log.info("models %s: variant %s on %s (%s)", manifest.model_version, name, choice.name, choice.reason)
         return cls(manifest, name, encoder, classifier, choice)
 
+    @property
+    def models(self) -> dict[str, BoundModel]:
+        """The bound ``encoder`` and ``classifier`` (benchmarks time them alone)."""
+        return {"encoder": self._encoder, "classifier": self._classifier}
+
     def encode(self, crop: np.ndarray) -> np.ndarray:
         """One aligned face (H, W) uint8 -> its latent (latent_size,) float32."""
         crop = np.asarray(crop)

@@ -1,9 +1,10 @@
 """``cribside bench models MODELS``: latency of each model in each variant and thread count, and peak memory.
 
 Each (variant, threads) case runs in a fresh child process, so its peak resident
-memory (``ru_maxrss``) is that variant's alone. Calls go through
-:class:`ModelRuntime`, so the figures include the quantization at the boundary
-that the device pays.
+memory (``ru_maxrss``) is that variant's alone. Two figures per model: the call
+through :class:`ModelRuntime` (what the device pays, quantization at the float
+boundary included) and the model's own invoke (what TFLite's ``benchmark_model``
+reports).
 """
 
 from __future__ import annotations
@@ -81,6 +82,10 @@ def _bench_in_child(models_dir: str, variant: str, threads: int, iterations: int
                        for _ in range(runtime.manifest.window_length)])
     case["encoder_ms"] = _time(lambda: runtime.encode(crop), iterations)
     case["classifier_ms"] = _time(lambda: runtime.classify(window), iterations)
+    # The models alone (interpreter invoke on inputs already set): what TFLite's benchmark_model
+    # reports; the figures above add the runtime's float boundary (quantize, dequantize, checks).
+    for name, model in runtime.models.items():
+        case[f"{name}_invoke_ms"] = _time(model.invoke, iterations)
     case["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale, 1)
     return case
 
@@ -101,18 +106,24 @@ def format_table(results: list[dict[str, Any]]) -> str:
     m = machine()
     lines = [
         f"machine: {m['cpu']}, {m['cores']} cores, {m['system']}",
-        f"{'variant':<8} {'threads':>7} {'encoder median/p95 ms':>22} {'classifier median/p95 ms':>25} {'peak RSS MB':>11} {'(before load)':>13}",
+        "median / p95 ms per call; 'invoke' is the model alone, 'call' adds the runtime's float boundary",
+        f"{'variant':<8} {'threads':>7} {'encoder invoke':>16} {'encoder call':>16} {'classifier invoke':>18} "
+        f"{'classifier call':>16} {'peak RSS MB':>11} {'(before load)':>13}",
     ]
     for r in results:
         if "error" in r:
             lines.append(f"{r['variant']:<8} {r['threads']:>7}  not run: {r['error']}")
             continue
-        enc, cls = r["encoder_ms"], r["classifier_ms"]
+        cells = [_cell(r[key]) for key in ("encoder_invoke_ms", "encoder_ms", "classifier_invoke_ms", "classifier_ms")]
         lines.append(
-            f"{r['variant']:<8} {r['threads']:>7} {enc['median']:>11.4f} / {enc['p95']:<8.4f} "
-            f"{cls['median']:>12.4f} / {cls['p95']:<8.4f} {r['peak_rss_mb']:>11.1f} {r['baseline_rss_mb']:>13.1f}"
+            f"{r['variant']:<8} {r['threads']:>7} {cells[0]:>16} {cells[1]:>16} {cells[2]:>18} {cells[3]:>16} "
+            f"{r['peak_rss_mb']:>11.1f} {r['baseline_rss_mb']:>13.1f}"
         )
     return "\n".join(lines)
+
+
+def _cell(timing: dict[str, float]) -> str:
+    return f"{timing['median']:.3f} / {timing['p95']:.3f}"
 
 
 def machine() -> dict[str, Any]:

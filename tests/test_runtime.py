@@ -196,3 +196,16 @@ def test_the_runtime_never_imports_tensorflow(converted_models: Path) -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_bench_models_times_calls_and_invokes_in_a_child(converted_models: Path) -> None:
+    from cribside.edge.runtime_bench import bench_case, format_table
+
+    case = bench_case(converted_models, "int8", 1, iterations=5)
+    for key in ("encoder_ms", "encoder_invoke_ms", "classifier_ms", "classifier_invoke_ms"):
+        assert 0 < case[key]["median"] <= case[key]["p95"], key
+    assert case["peak_rss_mb"] >= case["baseline_rss_mb"] > 0
+    missing = bench_case(converted_models, "edgetpu", 1, iterations=5)  # no Edge TPU build here
+    assert "error" in missing
+    table = format_table([case, missing])
+    assert "int8" in table and "not run" in table and "invoke" in table
