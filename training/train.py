@@ -229,7 +229,7 @@ def _fit_classifier(config: TrainConfig, model: Any, heads: tuple[str, ...], tra
     (xv, yv, wv) = val_set
     pick = lambda d: {h: d[h] for h in heads}  # noqa: E731 - the model has only these outputs
     if isinstance(train_set, ViewedWindows):
-        inputs = dict(x=train_set.for_heads(heads))
+        inputs = dict(x=train_set.for_heads(heads), shuffle=False)  # the pipeline shuffles itself, per epoch
     else:
         x, y, w = train_set
         inputs = dict(x=x, y=pick(y), sample_weight=pick(w), batch_size=config.lstm_batch_size, shuffle=True)
