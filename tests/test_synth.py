@@ -14,8 +14,6 @@ from cribside.cli import main
 from cribside.edge.errors import CribsideError
 from cribside.training.dataset import PAIN_LABELS, load_dataset, read_faces
 from cribside.training.synth import generate
-from cribside.training.metrics import task_metrics
-from cribside.training.synth_face import random_identity
 from cribside.training.synth_schedule import build_schedule, random_episodes, scripted_episodes
 from cribside.training.synth_video import DEMO_SCRIPT, labels_path
 
@@ -105,31 +103,13 @@ def test_pain_cues_rise_with_level_and_moderate_overlaps_both_neighbours():
     assert (brow[1] > np.median(brow[2]) - 0.1).mean() > 0.005
 
 
-def _cue_windows(seed: int, frames: int = 360) -> tuple[np.ndarray, np.ndarray]:
-    """One synthetic infant's windows as its hidden cues (4-frame mean and last frame) and pain labels."""
-    rng = np.random.default_rng(seed)
-    identity = random_identity(rng)
-    cry, pain = random_episodes(rng, frames, 3.0)
-    s = build_schedule(rng, cry, pain, 3.0, identity.expressiveness)
-    cues = np.stack([s.brow, s.furrow, s.squeeze, s.stretch, s.mouth_open, s.raise_, s.round_], axis=1)
-    x = np.stack([np.concatenate([cues[t - 3 : t + 1].mean(0), cues[t]]) for t in range(3, frames)])
-    return x, pain[3:]
-
-
 def test_pain_is_learnable_across_infants_from_the_cues_and_moderate_is_hardest():
     # Linear discriminant on the hidden cue values of 24 infants, scored on 6 others: what a model
     # that read the face perfectly could reach. Episode offsets, expressiveness and the face's lag
     # behind the label keep it below 1; moderate, overlapping both neighbours, is the hardest.
-    data = [_cue_windows(seed) for seed in range(30)]
-    x_train, y_train = (np.concatenate(a) for a in zip(*data[6:]))
-    x_test, y_test = (np.concatenate(a) for a in zip(*data[:6]))
-    means = np.stack([x_train[y_train == k].mean(0) for k in range(3)])
-    cov = sum(np.cov(x_train[y_train == k].T) * (y_train == k).sum() for k in range(3)) / len(y_train)
-    inv = np.linalg.inv(cov + 1e-6 * np.eye(cov.shape[0]))
-    prior = np.log(np.bincount(y_train) / len(y_train))
-    pred = (x_test @ inv @ means.T - 0.5 * np.sum(means @ inv * means, axis=1) + prior).argmax(1)
-    zeros = np.zeros_like(y_test)
-    m = task_metrics(zeros, zeros, y_test, pred, ["no", "yes"], list(PAIN_LABELS))
+    from cribside.training.synth_ceiling import cue_ceiling
+
+    m = cue_ceiling(infants=30, held_out=6)
     assert CUE_CEILING[0] <= m["pain_weighted_f1"] <= CUE_CEILING[1], m["pain_f1"]
     assert m["pain_f1"]["moderate"] < min(m["pain_f1"]["none"], m["pain_f1"]["severe"])
 
