@@ -8,14 +8,21 @@ train/serve skew of their own.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import re
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from cribside.edge.config import CameraConfig, DeviceConfig, config_from_dict
+
+# Every replayed recording is one camera loop with its own models: these loggers would repeat the
+# same delegate and variant choice for each one.
+_ONCE_LOGGERS = ("cribside.edge.delegates", "cribside.edge.runtime")
 
 
 def camera_id(name: str) -> str:
@@ -48,11 +55,36 @@ def replay(specs: dict[str, str], models: Path, config: DeviceConfig | None = No
     names = list(ids)
     step = max(1, parallel or os.cpu_count() or 1)
     rows: dict[str, list[dict[str, Any]]] = {name: [] for name in specs}
-    for start in range(0, len(names), step):
-        batch = [CameraConfig(device_id=d, source=specs[ids[d]]) for d in names[start : start + step]]
-        for row in _run_batch(base, batch, models):
-            rows[ids[row["device_id"]]].append(row)
+    with _each_message_once(_ONCE_LOGGERS):
+        for start in range(0, len(names), step):
+            batch = [CameraConfig(device_id=d, source=specs[ids[d]]) for d in names[start : start + step]]
+            for row in _run_batch(base, batch, models):
+                rows[ids[row["device_id"]]].append(row)
     return rows
+
+
+@contextlib.contextmanager
+def _each_message_once(names: tuple[str, ...]) -> Iterator[None]:
+    """While inside, the named loggers emit each distinct message once (warnings and errors always)."""
+    seen: set[str] = set()
+
+    def first_time(record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.WARNING:
+            return True
+        message = record.getMessage()
+        if message in seen:
+            return False
+        seen.add(message)
+        return True
+
+    loggers = [logging.getLogger(name) for name in names]
+    for logger in loggers:
+        logger.addFilter(first_time)
+    try:
+        yield
+    finally:
+        for logger in loggers:
+            logger.removeFilter(first_time)
 
 
 def _run_batch(config: DeviceConfig, cameras: list[CameraConfig], models: Path) -> list[dict[str, Any]]:

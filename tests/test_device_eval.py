@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -15,12 +16,16 @@ pytestmark = pytest.mark.slow
 FLOAT32_AGREEMENT_POINTS = 1.0
 
 
-def test_float32_device_path_agrees_with_keras(trained_run_aligned, converted_models_aligned, monkeypatch) -> None:
+def test_float32_device_path_agrees_with_keras(trained_run_aligned, converted_models_aligned, monkeypatch,
+                                               caplog: pytest.LogCaptureFixture) -> None:
     from cribside.training.device_eval import evaluate_device
     from cribside.training.run import load_run
 
     monkeypatch.setenv("CRIBSIDE__MODELS__VARIANT", "float32")
-    report = evaluate_device(load_run(trained_run_aligned), converted_models_aligned)
+    with caplog.at_level(logging.INFO, logger="cribside.edge"):
+        report = evaluate_device(load_run(trained_run_aligned), converted_models_aligned)
+    choices = [r for r in caplog.records if r.name == "cribside.edge.runtime" and "variant float32" in r.getMessage()]
+    assert len(choices) == 1  # one line for the model choice, not one per replayed recording
     assert report["synthetic"] is True
     assert report["device"]["n_windows"] > 0
     assert report["device"]["n_windows"] == pytest.approx(report["keras"]["n_windows"], rel=0.05)
@@ -44,3 +49,24 @@ def test_device_episodes_from_alert_levels() -> None:
     levels = ["none", "cry", "cry", "severe_pain", "none", "no_signal", "moderate_pain"]
     rows = [{"t_s": float(i), "alert_level": level} for i, level in enumerate(levels)]
     assert _device_episodes(rows) == [(1.0, 3.0), (6.0, 6.0)]
+
+
+def test_replay_logs_each_message_once_but_every_warning() -> None:
+    from cribside.edge.replay import _each_message_once
+
+    logger = logging.getLogger("cribside.test.once")
+    seen: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: seen.append(record.getMessage())  # type: ignore[method-assign]
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        with _each_message_once(("cribside.test.once",)):
+            for _ in range(3):
+                logger.info("models m: variant int8 on cpu")
+                logger.warning("camera lost")
+        logger.info("models m: variant int8 on cpu")  # the filter is gone afterwards
+    finally:
+        logger.removeHandler(handler)
+    assert seen == ["models m: variant int8 on cpu", "camera lost", "camera lost", "camera lost",
+                    "models m: variant int8 on cpu"]
