@@ -58,10 +58,6 @@ class ViewedWindows:
         self.batch_size = batch_size
         self.seed = seed
 
-    def __len__(self) -> int:
-        """Training windows per epoch."""
-        return len(self.x)
-
     def for_heads(self, heads: tuple[str, ...]) -> Any:
         """A ``tf.data.Dataset`` of ``(latents, {head: labels}, {head: weights})`` batches for these heads."""
         import tensorflow as tf
