@@ -31,10 +31,10 @@ def main() -> None:
     from cribside.convert import export
     from cribside.convert.modes import MODES
     from cribside.convert.run_data import calibration_windows
-    from cribside.training.models import quiet_tensorflow
+    from cribside.training.models import prepare_tensorflow
     from cribside.training.run import load_run
 
-    quiet_tensorflow()
+    prepare_tensorflow()
     run = load_run(args.run)
     scaling, core = export.split_standardization(run.classifier())
     windows = calibration_windows(run, args.calibration, 0)

@@ -37,9 +37,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Generate or load the data, time one epoch of each model, print the table."""
-    from cribside.training.models import quiet_tensorflow
+    from cribside.training.models import prepare_tensorflow
 
-    quiet_tensorflow()
+    prepare_tensorflow()
     with tempfile.TemporaryDirectory(prefix="cribside-bench-") as tmp:
         data = args.data
         if data is None:
@@ -62,11 +62,11 @@ def time_epochs(data: Path, *, units: int, seed: int) -> dict[str, Any]:
     from cribside.training.dataset import load_dataset, read_faces
     from cribside.training.latents import encode_faces, faces_to_input, latents_for_table
     from cribside.training.models import build_autoencoder, build_classifier
-    from cribside.training.train import seed_everything
+    from cribside.training.train import start_training_session
     from cribside.training.windows import FrameTable, build_windows
 
     config = TrainConfig(units=units, seed=seed)
-    seed_everything(seed)
+    start_training_session(seed)
     dataset = load_dataset(data)
     frames = [f for video in dataset.videos().values() for f in video]
     table = FrameTable.from_frames(frames)

@@ -30,9 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate and print the headline figures."""
-    from cribside.training.models import quiet_tensorflow
+    from cribside.training.models import prepare_tensorflow
 
-    quiet_tensorflow()
+    prepare_tensorflow()
     from cribside.training.run import load_run
 
     run_ = load_run(args.run)

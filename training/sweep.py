@@ -75,9 +75,9 @@ def grid_points(preset: str | None, axes: list[str]) -> list[dict[str, Any]]:
 
 def run(args: argparse.Namespace) -> int:
     """Train the base run once, then one classifier per grid point; write the table."""
-    from cribside.training.models import quiet_tensorflow
+    from cribside.training.models import prepare_tensorflow
 
-    quiet_tensorflow()
+    prepare_tensorflow()
     from cribside.training.config import TrainConfig
     from cribside.training.train import train
     from cribside.training.train_cli import resolve_config
@@ -105,7 +105,7 @@ def sweep_point(base_dir: Path, config: Any, *, progress: bool) -> dict[str, Any
     from cribside.training.evaluate import predict_windows, window_metrics
     from cribside.training.run import load_run
     from cribside.training.splits import Split, random_split
-    from cribside.training.train import seed_everything, train_classifier
+    from cribside.training.train import start_training_session, train_classifier
     from cribside.training.windows import build_windows
 
     base = load_run(base_dir)
@@ -116,7 +116,7 @@ def sweep_point(base_dir: Path, config: Any, *, progress: bool) -> dict[str, Any
         split = random_split(windows.ids.tolist(), config.test_fraction, config.val_fraction, config.seed)
     part = split.window_part(windows)
     frame_part = split.frame_part(table, windows)
-    seed_everything(config.seed)
+    start_training_session(config.seed)
     views = _views(base, config, table, latents, frame_part, progress)
     started = time.perf_counter()
     classifier, history = train_classifier(config, latents, windows, part, latents[(frame_part == 0) & table.face],

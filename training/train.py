@@ -56,7 +56,7 @@ def train(data: str | Path, out: str | Path, config: TrainConfig, *, overwrite: 
     dataset, source_kind = resolve_dataset(Path(data), out, workers=workers, progress=progress)
     clock.lap("preprocess_s")
     out.mkdir(parents=True, exist_ok=True)
-    seed_everything(config.seed)
+    start_training_session(config.seed)
     config = config.replace(fps=float(dataset.fps))
     frames = [f for video in dataset.videos().values() for f in video]
     table = FrameTable.from_frames(frames)
@@ -106,13 +106,21 @@ class _Stopwatch:
         return round(time.perf_counter() - self.start, 3)
 
 
-def seed_everything(seed: int) -> None:
-    """Seed Python, numpy and TensorFlow, and ask TensorFlow for deterministic ops."""
+def start_training_session(seed: int) -> None:
+    """Seed Python, numpy and TensorFlow, ask TensorFlow for deterministic ops, and turn off
+    Grappler's remapper.
+
+    The remapper: with oneDNN (:func:`cribside.training.models.prepare_tensorflow`), TensorFlow
+    2.21's remapper fails on the autoencoder's training graph (it fuses Conv2D + BiasAdd +
+    LeakyReLU although the LeakyReLU gradient reads the BiasAdd output), logs an error line and
+    skips the pass anyway; turning it off changed neither model's epoch time.
+    """
     import keras
     import tensorflow as tf
 
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
+    tf.config.optimizer.set_experimental_options({"remapping": False})
 
 
 def resolve_dataset(data: Path, run_dir: Path, *, workers: int | None, progress: bool) -> tuple[Dataset, str]:

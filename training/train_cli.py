@@ -71,9 +71,9 @@ def resolve_config(args: argparse.Namespace) -> TrainConfig:
 
 def run(args: argparse.Namespace) -> int:
     """Train and print where the run went."""
-    from cribside.training.models import quiet_tensorflow
+    from cribside.training.models import prepare_tensorflow
 
-    quiet_tensorflow()
+    prepare_tensorflow()
     from cribside.training.train import train
 
     config = resolve_config(args)
