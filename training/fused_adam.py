@@ -2,14 +2,14 @@
 
 Keras 3's Adam updates each variable with about ten separate element-wise
 operations, each a pass over the weights. The classifier's LSTM has 6.8 million
-weights, so on a 2-core CPU those passes cost about a third of a minibatch's
-forward and backward work. TensorFlow's ``ResourceApplyAdam`` does the whole update in
-one pass with the same formula (Kingma and Ba's, epsilon added to the square root of
-the second moment, bias correction folded into the step size), so results match
-Keras' Adam up to float rounding (tests/test_training.py compares them).
+weights, so on a 2-core CPU those passes are a large share of a minibatch's time.
+TensorFlow's ``ResourceApplyAdam`` does the whole update in one pass with the same
+formula (Kingma and Ba's, epsilon added to the square root of the second moment,
+bias correction folded into the step size), so results match Keras' Adam up to
+float rounding (tests/test_models.py compares them).
 
-Falls back to Keras' own update for anything the kernel does not cover (AMSGrad,
-sparse gradients, a variable whose dtype differs from its gradient's, or another backend).
+Falls back to Keras' own update for what the kernel does not cover: AMSGrad, sparse
+gradients, another Keras backend.
 """
 
 from __future__ import annotations

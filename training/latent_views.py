@@ -48,8 +48,9 @@ class ViewedWindows:
     An epoch stays one pass over the windows, so it costs what an epoch without views costs.
 
     The batches are gathered inside TensorFlow: a Python ``keras.utils.PyDataset`` here cost more
-    than the LSTM's own step (an epoch of 10,000 windows in 65-82 s instead of 41 s on the 2-core VM).
-    Deterministic for a seed: the order and the view picks come from seeded ``tf.data`` streams.
+    than the LSTM's own step on a 2-core machine. Deterministic for a seed: the order and the view
+    picks come from seeded ``tf.data`` streams. The views are stacked into one TensorFlow constant,
+    once, however many head sets (``heads="separate"``) train from them.
     """
 
     def __init__(self, train_set: tuple, views: list[np.ndarray], batch_size: int, seed: int) -> None:
@@ -57,18 +58,22 @@ class ViewedWindows:
         self.views = [self.x, *views]
         self.batch_size = batch_size
         self.seed = seed
+        self._stacked: Any = None  # (views, windows, L, latent), built on first use
 
     def for_heads(self, heads: tuple[str, ...]) -> Any:
         """A ``tf.data.Dataset`` of ``(latents, {head: labels}, {head: weights})`` batches for these heads."""
         import tensorflow as tf
 
-        stacked = tf.constant(np.stack(self.views))  # (views, windows, L, latent)
+        if self._stacked is None:
+            self._stacked = tf.constant(np.stack(self.views))
+        stacked = self._stacked
         labels = {h: tf.constant(self.y[h]) for h in heads}
         weights = {h: tf.constant(self.w[h]) for h in heads}
         n_views = len(self.views)
         order = tf.data.Dataset.range(len(self.x)).shuffle(len(self.x), seed=self.seed, reshuffle_each_iteration=True)
         picks = tf.data.Dataset.random(seed=self.seed + 1, rerandomize_each_iteration=True)
 
+        @tf.autograph.experimental.do_not_convert  # plain tensor code: nothing for AutoGraph to rewrite
         def gather(index: Any, pick: Any) -> tuple:
             view = pick % n_views
             x = tf.gather_nd(stacked, tf.stack([view, index], axis=1))

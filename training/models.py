@@ -176,8 +176,8 @@ def prepare_tensorflow() -> None:
       errors still show.
     - ``TF_ENABLE_ONEDNN_OPTS=1``: TensorFlow's oneDNN kernels. TensorFlow turns them on by
       itself only on CPUs with AVX-512 or newer; on AVX2-only CPUs (many cloud VMs, AMD EPYC)
-      its default kernels run the autoencoder's 1- and 10-channel convolutions about half as
-      fast, and a classifier epoch about a sixth slower (measured on the README's AMD VM).
+      its default kernels run the autoencoder's 1- and 10-channel convolutions markedly slower
+      (README, Training: time).
     """
     import os
 
