@@ -11,7 +11,7 @@ above it, the memory's: the size where the rate drops tells whether the classifi
     python benchmarks/bench_weight_cache.py [--sizes 1 2 4 6 8 12] [--calls 400]
 
 Needs the ``train`` extra (TensorFlow converts the models). Synthetic random weights; nothing
-is written to disk.
+is written to disk. The table goes to stdout, the converter's log lines to stderr.
 """
 
 from __future__ import annotations
