@@ -123,8 +123,18 @@ def test_missing_columns_and_empty_dataset(aligned_root: Path):
     with pytest.raises(DatasetError, match="empty dataset"):
         load_dataset(aligned_root)
     (aligned_root / "labels.csv").unlink()
-    with pytest.raises(DatasetError, match="labels.csv not found"):
+    with pytest.raises(DatasetError, match="labels.csv not found") as missing:
         load_dataset(aligned_root)
+    assert "inside are datasets" not in str(missing.value)
+
+
+def test_a_folder_holding_datasets_names_them(tmp_path: Path, aligned_root: Path):
+    """``cribside synth OUT`` writes OUT/raw and OUT/aligned: training on OUT says which to use."""
+    out = tmp_path / "synth_out"
+    out.mkdir()
+    aligned_root.rename(out / "aligned")
+    with pytest.raises(DatasetError, match=r"labels.csv not found.*inside are datasets: .*aligned$"):
+        load_dataset(out)
 
 
 def test_bad_face_value_and_bad_dataset_json(aligned_root: Path):

@@ -69,6 +69,9 @@ def test_layout_validates_and_is_labelled_synthetic(synth_small: Path, synth_sma
     assert faces.std() > 20  # real pictures, not blank tiles
     assert "SYNTHETIC" in (synth_small.parent / "README.txt").read_text()
     assert not (synth_small.parent / "raw").exists()  # raw=False
+    summary = synth_small_summary.describe()
+    assert f"dataset of aligned crops: {synth_small}" in summary  # the folder to train on, not OUT
+    assert f"cribside train {synth_small} --out RUN" in summary
 
 
 def test_every_class_is_well_represented(synth_small: Path):

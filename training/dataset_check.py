@@ -31,7 +31,9 @@ def check_dataset(root: Path) -> Dataset:
         raise DatasetError(f"dataset folder not found: {root}")
     labels_path = root / LABELS_FILE
     if not labels_path.is_file():
-        raise DatasetError(f"{labels_path} not found (a dataset root needs labels.csv)")
+        inside = sorted(str(child) for child in root.iterdir() if (child / LABELS_FILE).is_file())
+        hint = f"; these folders inside are datasets: {', '.join(inside)}" if inside else ""
+        raise DatasetError(f"{labels_path} not found (a dataset root needs labels.csv){hint}")
     meta = _read_meta(root)
     listing = _list_images(root)
     frames, problems = _parse_labels(root, labels_path, listing)

@@ -59,9 +59,15 @@ class SynthSummary:
         """Human-readable summary (one paragraph)."""
         def share(counts: dict[str, int]) -> str:
             return ", ".join(f"{k} {v} ({100 * v / max(1, self.frames):.0f}%)" for k, v in counts.items())
-        return (f"SYNTHETIC dataset in {self.out}: {self.subjects} subjects, {self.video_count} videos, "
-                f"{self.frames} frames in {self.seconds:.1f} s\n  cry: {share(self.cry_counts)}\n"
-                f"  pain: {share(self.pain_counts)}")
+        roots = [f"  {kind}: {root}" for kind, root in (("dataset of raw frames", self.raw),
+                 ("dataset of aligned crops", self.aligned), ("videos", self.videos)) if root]
+        train_on = self.raw or self.aligned
+        hint = [f"  train with: cribside train {train_on} --out RUN"] if train_on else []
+        return "\n".join([
+            f"SYNTHETIC dataset in {self.out}: {self.subjects} subjects, {self.video_count} videos, "
+            f"{self.frames} frames in {self.seconds:.1f} s",
+            f"  cry: {share(self.cry_counts)}", f"  pain: {share(self.pain_counts)}", *roots, *hint,
+        ])
 
 
 @dataclass(frozen=True)
