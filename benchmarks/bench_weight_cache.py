@@ -17,7 +17,6 @@ is written to disk. The table goes to stdout, the converter's log lines to stder
 from __future__ import annotations
 
 import argparse
-import os
 import time
 
 import numpy as np
@@ -31,7 +30,9 @@ def main() -> None:
     parser.add_argument("--sizes", type=float, nargs="+", default=[1, 2, 4, 6, 8, 12], help="weight sets, MB")
     parser.add_argument("--calls", type=int, default=400, help="timed calls per model, after 50 warm-up calls")
     args = parser.parse_args()
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from cribside.training.models import prepare_tensorflow
+
+    prepare_tensorflow()
     print(f"int8, 1 thread, {PASSES} passes over the same weights per call; median of {args.calls} calls")
     print("| weights | ms per call | weight bytes read per s |")
     print("|---|---|---|")

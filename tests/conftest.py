@@ -1,13 +1,11 @@
 """Shared pytest set-up. Fixtures live in one module per area (tests/fixtures_*.py)."""
 
-import os
 import sys
 from pathlib import Path
 
-# TensorFlow options as the training commands set them (cribside.training.models.prepare_tensorflow),
-# before any test imports TensorFlow.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+from cribside.training.models import prepare_tensorflow
+
+prepare_tensorflow()  # TensorFlow's options as the training commands set them, before any test imports it
 
 sys.path.insert(0, str(Path(__file__).parent))
 

@@ -103,14 +103,18 @@ def test_unrolled_lstm_converts_to_tflite():
     assert len(flat) > 1000
 
 
+def _small_lstm_model():
+    keras.utils.set_random_seed(0)
+    return keras.Sequential([keras.Input((4, 16)), keras.layers.LSTM(8, unroll=True),
+                             keras.layers.Dense(3, activation="softmax")])
+
+
 def _fit_weights(optimizer, tmp_path=None):
     """Weights of a small LSTM model after three epochs with ``optimizer`` and a learning-rate drop."""
     rng = np.random.default_rng(0)
     x = rng.normal(size=(256, 4, 16)).astype("float32")
     y = rng.integers(0, 3, 256)
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((4, 16)), keras.layers.LSTM(8, unroll=True),
-                              keras.layers.Dense(3, activation="softmax")])
+    model = _small_lstm_model()
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
     model.fit(x, y, epochs=3, batch_size=32, verbose=0,
               callbacks=[keras.callbacks.ReduceLROnPlateau("loss", patience=0, factor=0.5)])
@@ -124,18 +128,11 @@ def test_fused_adam_follows_keras_adam_and_survives_save_and_load(tmp_path):
 
     reference = _fit_weights(keras.optimizers.Adam(0.01))
     fused = _fit_weights(FusedAdam(0.01), tmp_path)
-    moved = max(float(np.abs(a - b).max()) for a, b in zip(reference, _initial_weights()))
+    moved = max(float(np.abs(a - b).max()) for a, b in zip(reference, _small_lstm_model().get_weights()))
     assert moved > 0.05  # training changed the weights, so agreeing below means the same updates
     assert max(float(np.abs(a - b).max()) for a, b in zip(reference, fused)) < 1e-4
     loaded = keras.models.load_model(tmp_path / "fused.keras")
     assert type(loaded.optimizer).__name__ == "FusedAdam"
-
-
-def _initial_weights():
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((4, 16)), keras.layers.LSTM(8, unroll=True),
-                              keras.layers.Dense(3, activation="softmax")])
-    return model.get_weights()
 
 
 def test_prepare_tensorflow_opts_into_onednn_unless_the_user_chose(monkeypatch):

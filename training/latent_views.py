@@ -54,23 +54,22 @@ class ViewedWindows:
     """
 
     def __init__(self, train_set: tuple, views: list[np.ndarray], batch_size: int, seed: int) -> None:
-        self.x, self.y, self.w = train_set
-        self.views = [self.x, *views]
+        import tensorflow as tf
+
+        x, self.y, self.w = train_set
+        self.stacked = tf.constant(np.stack([x, *views]))  # (views, windows, L, latent)
         self.batch_size = batch_size
         self.seed = seed
-        self._stacked: Any = None  # (views, windows, L, latent), built on first use
 
     def for_heads(self, heads: tuple[str, ...]) -> Any:
         """A ``tf.data.Dataset`` of ``(latents, {head: labels}, {head: weights})`` batches for these heads."""
         import tensorflow as tf
 
-        if self._stacked is None:
-            self._stacked = tf.constant(np.stack(self.views))
-        stacked = self._stacked
+        stacked = self.stacked
         labels = {h: tf.constant(self.y[h]) for h in heads}
         weights = {h: tf.constant(self.w[h]) for h in heads}
-        n_views = len(self.views)
-        order = tf.data.Dataset.range(len(self.x)).shuffle(len(self.x), seed=self.seed, reshuffle_each_iteration=True)
+        n_views, n_windows = int(stacked.shape[0]), int(stacked.shape[1])
+        order = tf.data.Dataset.range(n_windows).shuffle(n_windows, seed=self.seed, reshuffle_each_iteration=True)
         picks = tf.data.Dataset.random(seed=self.seed + 1, rerandomize_each_iteration=True)
 
         @tf.autograph.experimental.do_not_convert  # plain tensor code: nothing for AutoGraph to rewrite
