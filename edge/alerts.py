@@ -45,12 +45,16 @@ Episodes
 * While active, an ``update`` with the running peaks every ``update_interval_s``.
 * Acknowledge (by episode id) marks the episode acknowledged and stops the
   periodic updates; escalations and the end are still sent.
-* Snooze (N minutes, ``distress`` or ``all``) holds back starts and updates of
-  the snoozed types. Severe pain always alerts, snoozed or not: a snooze is for
-  a known, expected cry, never a reason to miss severe pain. An episode that is
-  still active when the snooze runs out is announced then.
+* Snooze (N minutes, ``distress`` only) holds back starts and updates of cry and
+  moderate-pain episodes. Severe pain always alerts, snoozed or not: a snooze is
+  for a known, expected cry, never a reason to miss severe pain. An episode that
+  is still active when the snooze runs out is announced then.
 * ``no_signal`` episodes start when the caller reports the camera lost past its
-  grace period and end when frames return; they are snoozed only by ``all``.
+  grace period and end when frames return; they are never snoozed (a blind
+  device must always say so).
+* ``level`` (the state's ``alert_level``) is the open distress episode's level,
+  else ``no_signal`` while the camera is lost, else ``none``: a lost camera never
+  hides an open severe-pain episode, and ``no_signal`` is also its own flag.
 """
 
 from __future__ import annotations
@@ -61,6 +65,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 LEVELS = ("none", "cry", "moderate_pain", "severe_pain")
+MAX_SNOOZE_MINUTES = 60  # the documented maximum (docs/mqtt.md); cmd/snooze refuses more
 _RANK = {level: rank for rank, level in enumerate(LEVELS)}
 PEAK_KEYS = ("cry", "moderate_pain", "severe_pain")
 
@@ -121,8 +126,8 @@ class AlertEvent:
 
     event: str  # start | update | end
     episode_id: str
-    type: str  # distress | no_signal
-    level: str  # cry | moderate_pain | severe_pain | no_signal
+    type: str  # distress | no_signal | device
+    level: str  # cry | moderate_pain | severe_pain | no_signal | outbox_full | outbox_damaged
     peak: dict[str, float]
     started_ts: float
     ended_ts: float | None
@@ -179,22 +184,39 @@ class AlertMachine:
         self._history: deque[tuple[float, Reading]] = deque(maxlen=settings.m)
         self._distress: _Episode | None = None
         self._no_signal: _Episode | None = None
+        self._device: dict[str, _Episode] = {}  # level -> open device-fault episode
         self._snooze_until_t_s = 0.0
         self._snooze_until_ts: float | None = None
-        self._snooze_all = False
         self._blind = False  # no classified window since the face or the camera was lost
 
     # -- queries -----------------------------------------------------------------
     @property
     def level(self) -> str:
-        """The state's ``alert_level``: no_signal first, then the distress level, else none."""
-        if self._no_signal is not None:
-            return "no_signal"
-        return self._distress.level if self._distress is not None else "none"
+        """The state's ``alert_level``: the open distress episode's level, else no_signal, else none."""
+        if self._distress is not None:
+            return self._distress.level
+        return "no_signal" if self._no_signal is not None else "none"
+
+    @property
+    def no_signal(self) -> bool:
+        """True while a no_signal episode is open (the state's ``no_signal`` flag)."""
+        return self._no_signal is not None
+
+    def open_episodes(self) -> list[dict[str, Any]]:
+        """The episodes in progress, as records a restarted process can close (see :meth:`closed_at_restart`)."""
+        return [
+            {"episode_id": e.id, "type": e.type, "level": e.level, "started_ts": e.started_ts, "peak": dict(e.peak),
+             "acknowledged": e.acknowledged}
+            for e in self._episodes()
+            if e.announced
+        ]
+
+    def _episodes(self) -> list[_Episode]:
+        return [e for e in (self._distress, self._no_signal, *self._device.values()) if e is not None]
 
     def active_episode_ids(self) -> list[str]:
         """Ids of the episodes in progress."""
-        return [e.id for e in (self._distress, self._no_signal) if e is not None]
+        return [e.id for e in self._episodes()]
 
     # -- inputs ------------------------------------------------------------------
     def update(self, reading: Reading, t_s: float, wall_ts: float) -> list[AlertEvent]:
@@ -232,9 +254,8 @@ class AlertMachine:
             if episode.announced:
                 events.append(self._event("end", episode, t_s, wall_ts, ended=True))
             self._distress = None
-        for episode in (self._distress, self._no_signal):
-            if episode is not None:
-                events += self._announce(episode, t_s, wall_ts, escalated=False)
+        for episode in self._episodes():
+            events += self._announce(episode, t_s, wall_ts, escalated=False)
         return events
 
     def signal_lost(self, t_s: float, wall_ts: float) -> list[AlertEvent]:
@@ -252,6 +273,19 @@ class AlertMachine:
             return []
         return [self._event("end", episode, t_s, wall_ts, ended=True)]
 
+    def device_problem(self, level: str, t_s: float, wall_ts: float) -> list[AlertEvent]:
+        """The device itself has a fault (``outbox_full``, ``outbox_damaged``): start its episode once."""
+        if level not in self._device:
+            self._device[level] = self._new_episode("device", level, t_s, wall_ts)
+        return self._announce(self._device[level], t_s, wall_ts, escalated=False)
+
+    def device_ok(self, level: str, t_s: float, wall_ts: float) -> list[AlertEvent]:
+        """The device fault is over: end its episode."""
+        episode = self._device.pop(level, None)
+        if episode is None or not episode.announced:
+            return []
+        return [self._event("end", episode, t_s, wall_ts, ended=True)]
+
     def acknowledge(self, episode_id: str, t_s: float, wall_ts: float) -> tuple[bool, str, list[AlertEvent]]:
         """Mark an active episode acknowledged (stops periodic updates).
 
@@ -259,27 +293,28 @@ class AlertMachine:
             (ok, reason, events): events holds one ``update`` carrying
             ``acknowledged: true`` so every console sees the acknowledgement.
         """
-        for episode in (self._distress, self._no_signal):
-            if episode is not None and episode.id == episode_id:
+        for episode in self._episodes():
+            if episode.id == episode_id:
                 if episode.acknowledged:
                     return True, f"episode {episode_id} already acknowledged", []
                 episode.acknowledged = True
                 events = [self._event("update", episode, t_s, wall_ts)] if episode.announced else []
                 return True, f"episode {episode_id} acknowledged", events
-        return False, f"no active episode {episode_id}", []
+        return False, "no active episode with that id", []
 
     def snooze(self, minutes: float, kind: str, t_s: float, wall_ts: float) -> tuple[bool, str]:
-        """Hold back starts and updates for ``minutes`` (severe pain still alerts).
+        """Hold back cry and moderate-pain starts and updates for ``minutes`` (severe pain and no_signal still alert).
 
         Args:
-            kind: ``distress`` (cry and pain) or ``all`` (also no_signal).
+            kind: ``distress``, the only kind that can be snoozed.
         """
-        if kind not in ("distress", "all"):
-            return False, f"unknown snooze type {kind!r}"
+        if kind != "distress":
+            return False, "only 'distress' can be snoozed; no_signal and severe pain always alert"
+        if not 0 < minutes <= MAX_SNOOZE_MINUTES:
+            return False, f"a snooze lasts from 1 to {MAX_SNOOZE_MINUTES} minutes"
         self._snooze_until_t_s = t_s + minutes * 60.0
         self._snooze_until_ts = wall_ts + minutes * 60.0
-        self._snooze_all = kind == "all"
-        return True, f"{kind} alerts snoozed for {minutes:g} min (severe pain still alerts)"
+        return True, f"distress alerts snoozed for {minutes:g} min (severe pain and no_signal still alert)"
 
     # -- internals -----------------------------------------------------------------
     def _agreed_level(self, t_s: float) -> str:
@@ -297,7 +332,7 @@ class AlertMachine:
     def _snoozed(self, episode: _Episode, t_s: float) -> bool:
         if t_s >= self._snooze_until_t_s or episode.level == "severe_pain":
             return False
-        return episode.type == "distress" or self._snooze_all
+        return episode.type == "distress"
 
     def _announce(self, episode: _Episode, t_s: float, wall_ts: float, *, escalated: bool) -> list[AlertEvent]:
         """Start, escalation or periodic update for one active episode, if due and not snoozed."""
@@ -314,7 +349,7 @@ class AlertMachine:
     def _event(self, kind: str, episode: _Episode, t_s: float, wall_ts: float, *, ended: bool = False) -> AlertEvent:
         episode.last_sent_t_s = t_s
         snoozed = self._snooze_until_ts if t_s < self._snooze_until_t_s else None
-        if episode.type == "no_signal" and not self._snooze_all:
+        if episode.type != "distress":
             snoozed = None
         return AlertEvent(
             event=kind,

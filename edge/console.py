@@ -6,6 +6,7 @@ The machine-readable side is the publisher (MQTT, or ``NullPublisher`` without a
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 import time
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from cribside.edge.errors import CribsideError
+from cribside.edge.views import state_key
 
 
 def _clock(t_s: float | None, wall_ts: float | None) -> str:
@@ -56,7 +58,7 @@ class ConsolePrinter:
         )
 
     def _state(self, device_id: str, p: dict[str, Any]) -> str | None:
-        key = (p["face_visible"], p["cry"]["label"], p["pain"]["label"], p["alert_level"])
+        key = state_key(p)
         if self._last_state.get(device_id) == key:
             return None
         self._last_state[device_id] = key
@@ -66,7 +68,8 @@ class ConsolePrinter:
             return part["label"] + (f" ({prob:.2f})" if prob is not None else "")
 
         face = "face" if p["face_visible"] else "NO FACE"
-        return f"state  {face:<7} cry {fmt(p['cry']):<12} pain {fmt(p['pain']):<16} alert {p['alert_level']}"
+        signal = " NO SIGNAL" if p.get("no_signal") and p["alert_level"] != "no_signal" else ""
+        return f"state  {face:<7} cry {fmt(p['cry']):<12} pain {fmt(p['pain']):<16} alert {p['alert_level']}{signal}"
 
     def _status(self, device_id: str, p: dict[str, Any]) -> str:
         return f"status {p['capture']}: {p['reason']}"
@@ -87,7 +90,10 @@ class ResultsWriter:
     def __init__(self, path: Path) -> None:
         try:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-            self._file = open(path, "w", encoding="utf-8")
+            # 0600: the results describe a patient; other users of the machine have no business reading them.
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.fchmod(fd, 0o600)
+            self._file = os.fdopen(fd, "w", encoding="utf-8")
         except OSError as exc:
             raise CribsideError(f"cannot write results file {path}: {exc.strerror}") from None
         self._lock = threading.Lock()

@@ -3,6 +3,7 @@
 A dead camera must never look like a calm baby. This monitor turns the frame
 stream (and its absence) into the ``status`` topic's ``capture`` value:
 
+* ``starting``: no frame has arrived yet (the camera is opening); not live;
 * ``ok``: fresh frames with a face;
 * ``no_face``: fresh frames, no face in the latest sampled frame;
 * ``stalled``: no frame for ``stall_after_s``, or ``frozen_frames`` identical
@@ -34,7 +35,7 @@ class HealthSettings:
 class CaptureStatus:
     """One ``status`` payload: capture state, why, and since when (monotonic and unix)."""
 
-    capture: str  # ok | stalled | no_signal | no_face
+    capture: str  # starting | ok | stalled | no_signal | no_face
     reason: str
     since_s: float
     since_ts: float
@@ -68,11 +69,13 @@ class HealthMonitor:
         self._repeats = 0
         self._frozen_since: tuple[float, float] | None = None
         self._face = True
-        self.status = CaptureStatus("ok", "starting", now_s, now_ts)
+        self._seen_frame = False
+        self.status = CaptureStatus("starting", "no frame yet", now_s, now_ts)
 
     def on_frame(self, image: np.ndarray, now_s: float, now_ts: float) -> CaptureStatus | None:
         """Record a captured frame; return the new status if it changed."""
         self._last_frame_s = now_s
+        self._seen_frame = True
         if self.settings.frozen_frames > 0:
             digest = frame_digest(image)
             self._repeats = self._repeats + 1 if digest == self._last_digest else 0
@@ -110,6 +113,8 @@ class HealthMonitor:
             if silent_s >= settings.no_signal_after_s:
                 return "no_signal", f"no frame for {silent_s:.0f} s", since
             return "stalled", f"no frame for {silent_s:.1f} s", since
+        if not self._seen_frame:
+            return "starting", "no frame yet", (now_s, now_ts)
         if self.frozen and self._frozen_since is not None:
             frozen_s = now_s - self._frozen_since[0]
             if frozen_s >= settings.no_signal_after_s:

@@ -23,13 +23,14 @@ from cribside.edge.alerts import AlertEvent, AlertMachine, Reading
 from cribside.edge.annotate import Annotator
 from cribside.edge.capture import Capture, EndOfSource
 from cribside.edge.console import ConsolePrinter, ResultsWriter
+from cribside.edge.episodes import EpisodeJournal, restart_end
 from cribside.edge.errors import CribsideError
 from cribside.edge.health import CaptureStatus, HealthMonitor
-from cribside.edge.publisher import Publisher
+from cribside.edge.publisher import DeliveryHealth, Publisher
 from cribside.edge.sampling import Sampler
 from cribside.edge.sources.base import Frame
 from cribside.edge.stats import RunStats
-from cribside.edge.views import CameraView, overlay, result_row, state_payload
+from cribside.edge.views import CameraView, overlay, result_row, state_key, state_payload
 from cribside.edge.window import LatentWindow
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,8 @@ class LoopSettings:
         state_heartbeat_s: re-publish an unchanged state this often (monotonic seconds).
         state_every_window: publish the state for every window (``bench run``).
         poll_s: longest wait for a frame before checking health and timers.
+        valid_heartbeats: a state's ``valid_until`` is this many heartbeats after it is sent.
+        storage_check_s: how often the delivery health (outbox storage) is looked at.
     """
 
     device_id: str
@@ -71,6 +74,8 @@ class LoopSettings:
     state_heartbeat_s: float = 10.0
     state_every_window: bool = False
     poll_s: float = 0.2
+    valid_heartbeats: float = 3.0
+    storage_check_s: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -89,6 +94,7 @@ class Stages:
     console: ConsolePrinter | None = None
     results: ResultsWriter | None = None
     annotator: Annotator | None = None
+    journal: EpisodeJournal | None = None
 
 
 @dataclass
@@ -96,6 +102,7 @@ class _Timers:
     last_state_key: tuple[Any, ...] | None = None
     last_state_s: float = -1e18
     last_stats_s: float = field(default_factory=time.monotonic)
+    last_storage_s: float = -1e18
 
 
 class CameraLoop:
@@ -108,6 +115,7 @@ class CameraLoop:
         self._view = CameraView()
         self._timers = _Timers()
         self._signal_lost = False
+        self._storage = DeliveryHealth()
         self._clock = (0.0 if not stages.capture.source.live else time.monotonic(), time.monotonic())
         self.heartbeat_s = time.monotonic()  # last loop iteration, for the systemd watchdog
         self.error: BaseException | None = None
@@ -116,7 +124,14 @@ class CameraLoop:
     def run(self, stop: threading.Event) -> None:
         """Process frames until the source ends or ``stop`` is set; never raises (see ``error``)."""
         s = self.s
-        self._publish("status", s.health.status.to_payload(), s.health.status.since_ts, 0.0)
+        try:
+            self._close_left_open()
+            self._publish("status", self._status_payload(s.health.status), s.health.status.since_ts, 0.0)
+            self._check_storage(time.monotonic(), force=True)
+        except Exception as exc:  # noqa: BLE001  (reported like a loop failure, never a thread traceback)
+            self.error = exc
+            log.error("camera %s could not start: %s", self.settings.device_id, exc, exc_info=not isinstance(exc, CribsideError))
+            return
         s.capture.start()
         try:
             while not stop.is_set():
@@ -130,13 +145,17 @@ class CameraLoop:
                     break
                 else:
                     self._on_frame(item)
+                self._check_storage(time.monotonic())
         except Exception as exc:  # reported by the caller; the other cameras keep running
             self.error = exc
             # A bug (not a CribsideError) keeps its traceback in the log.
             log.error("camera %s stopped: %s", self.settings.device_id, exc, exc_info=not isinstance(exc, CribsideError))
         finally:
             s.capture.stop()
-            self._publish_stats(time.monotonic(), force=True)
+            try:
+                self._publish_stats(time.monotonic(), force=True)
+            except Exception as exc:  # noqa: BLE001  (the loop's own error, if any, is the one to report)
+                log.warning("camera %s: last stats not published: %s", self.settings.device_id, exc)
             if s.annotator is not None:
                 s.annotator.close()
 
@@ -203,6 +222,7 @@ class CameraLoop:
         with self._lock:
             self._note_status(self.s.health.tick(now_s, now_ts), t_s, now_ts)
             self._emit(self.s.alerts.tick(t_s, now_ts), t_s, now_ts)
+            self._publish_state(t_s, now_ts)  # the heartbeat keeps valid_until moving while the loop lives
             self._publish_stats(now_s)
 
     # -- commands ------------------------------------------------------------------------------
@@ -215,7 +235,7 @@ class CameraLoop:
                 ok, reason, events = self.s.alerts.acknowledge(str(payload["episode_id"]), t_s, now_ts)
                 self._emit(events, t_s, now_ts)
             elif command == "snooze":
-                ok, reason = self.s.alerts.snooze(float(payload["minutes"]), payload.get("type") or "distress", t_s, now_ts)
+                ok, reason = self.s.alerts.snooze(float(payload["minutes"]), str(payload.get("type") or "distress"), t_s, now_ts)
             else:
                 ok, reason = False, f"unknown command {command!r}"
         log.info("camera %s: command %s: %s", self.settings.device_id, command, reason)
@@ -226,7 +246,7 @@ class CameraLoop:
         """Publish a capture status change and raise or end the no_signal episode."""
         if status is None:
             return
-        self._publish("status", status.to_payload(), wall_ts, t_s)
+        self._publish("status", self._status_payload(status), wall_ts, t_s)
         if status.capture == "no_signal" and not self._signal_lost:
             self._emit(self.s.alerts.signal_lost(t_s, wall_ts), t_s, wall_ts)
         elif status.live and self._signal_lost:
@@ -240,13 +260,63 @@ class CameraLoop:
             self._view = CameraView(wall_ts=wall_ts)
             self._publish_state(t_s, wall_ts)
 
+    def _status_payload(self, status: CaptureStatus) -> dict[str, Any]:
+        payload = status.to_payload()
+        payload["storage"] = self._storage.storage
+        return payload
+
+    def _close_left_open(self) -> None:
+        """Send ``end`` (reason ``restart``) for episodes a previous process announced and never ended."""
+        journal = self.s.journal
+        if journal is None:
+            return
+        now_ts = time.time()
+        for record in journal.left_open(self.settings.device_id):
+            log.warning("camera %s: episode %s was open at the last stop: ending it (reason restart)",
+                        self.settings.device_id, record["episode_id"])
+            self._publish("alert", restart_end(record, now_ts), now_ts, 0.0)
+        journal.record(self.settings.device_id, [])
+
+    def _check_storage(self, now_s: float, *, force: bool = False) -> None:
+        """Look at the delivery health: a storage change is a status and a ``device`` alert episode."""
+        if not force and now_s - self._timers.last_storage_s < self.settings.storage_check_s:
+            return
+        self._timers.last_storage_s = now_s
+        health = self.s.publisher.health(self.settings.device_id)
+        before, self._storage = self._storage, health
+        now_ts = time.time()
+        t_s = self._clock[0] + (now_s - self._clock[1])
+        with self._lock:
+            if health.outbox_recovered_from and not before.outbox_recovered_from:
+                log.error("camera %s: the outbox was damaged and moved aside to %s", self.settings.device_id,
+                          health.outbox_recovered_from)
+                self._emit(self.s.alerts.device_problem("outbox_damaged", t_s, now_ts), t_s, now_ts)
+                self._emit(self.s.alerts.device_ok("outbox_damaged", t_s, now_ts), t_s, now_ts)
+            if health.storage == before.storage:
+                return
+            if health.storage == "outbox_full":
+                self._emit(self.s.alerts.device_problem("outbox_full", t_s, now_ts), t_s, now_ts)
+            elif before.storage == "outbox_full":
+                self._emit(self.s.alerts.device_ok("outbox_full", t_s, now_ts), t_s, now_ts)
+            status = self.s.health.status
+            if health.storage != "ok" or before.storage != "ok":
+                log.log(logging.ERROR if health.storage == "outbox_full" else logging.WARNING,
+                        "camera %s: storage %s%s", self.settings.device_id, health.storage,
+                        f": {health.storage_reason}" if health.storage_reason else "")
+            self._publish("status", self._status_payload(status), now_ts, t_s)
+
     def _emit(self, events: list[AlertEvent], t_s: float, wall_ts: float) -> None:
         for event in events:
             self._publish("alert", event.to_payload(), wall_ts, t_s)
+        if events and self.s.journal is not None:
+            self.s.journal.record(self.settings.device_id, self.s.alerts.open_episodes())
 
     def _publish_state(self, t_s: float, wall_ts: float, *, every_window: bool = False) -> None:
-        payload = state_payload(self._view, self.s.alerts.level, self.settings.model)
-        key = (payload["face_visible"], payload["cry"]["label"], payload["pain"]["label"], payload["alert_level"])
+        alerts = self.s.alerts
+        valid_until = time.time() + self.settings.valid_heartbeats * self.settings.state_heartbeat_s
+        payload = state_payload(self._view, alerts.level, self.settings.model, no_signal=alerts.no_signal,
+                                valid_until=round(valid_until, 3))
+        key = state_key(payload)
         now_s = time.monotonic()
         due = now_s - self._timers.last_state_s >= self.settings.state_heartbeat_s
         if key == self._timers.last_state_key and not due and not (every_window and self.settings.state_every_window):
@@ -259,8 +329,12 @@ class CameraLoop:
             return
         self._timers.last_stats_s = now_s
         runtime = self.s.runtime
-        depth = int(getattr(self.s.publisher, "outbox_depth", 0))
-        payload = self.s.stats.snapshot(now_s, delegate=runtime.delegate, variant=runtime.variant, outbox_depth=depth)
+        health = self.s.publisher.health(self.settings.device_id)
+        payload = self.s.stats.snapshot(now_s, delegate=runtime.delegate, variant=runtime.variant,
+                                        outbox_depth=health.outbox_depth)
+        payload["storage"] = health.storage
+        if health.link is not None:
+            payload["mqtt"] = health.link
         self._publish("stats", payload, time.time(), self._clock[0])
 
     def _publish(self, kind: str, payload: dict[str, Any], ts: float, t_s: float) -> None:

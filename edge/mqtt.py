@@ -16,34 +16,120 @@ itself re-sends un-acknowledged messages after a reconnect. After a restart
 every row still in the outbox is sent again from the oldest. Stats are best
 effort (QoS 0, never queued). Reconnects use exponential backoff with jitter,
 so a ward full of devices does not hammer a restarted broker in lockstep.
+
+Nothing a client on the broker sends can stop this: every paho callback is
+total (an exception is logged at the callback boundary, never re-raised into
+paho's network thread), command payloads are bounded and parsed with limits
+(:mod:`cribside.edge.commands`), and :meth:`MqttPublisher.problems` names a
+dead network or sender thread so ``cribside run`` withholds the watchdog and
+exits non-zero. At a stop whose ``offline`` was not acknowledged, the client
+disconnects with MQTT 5's "disconnect with will message", so the broker still
+publishes ``offline``.
+
+The protocol is MQTT 5 (mosquitto 2.x): the broker says why it closed a
+connection (another client took the same client id over: two processes for
+one camera), and retained ``state`` messages carry a message expiry, so a
+consumer that subscribes after a state's ``valid_until`` gets no stale state.
+
+When the outbox cannot be written (a full or failing disk), durable messages
+go out directly at QoS 1 while the broker is up, and wait in a bounded memory
+queue while it is down; the camera loop reports ``storage: outbox_full``.
 """
 
 from __future__ import annotations
 
+import collections
+import functools
+import json
 import logging
 import queue
 import random
 import socket
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 
 from cribside.edge import homeassistant
 from cribside.edge.commands import handle_command
 from cribside.edge.config import MqttConfig, default_client_id
 from cribside.edge.errors import CribsideError
-from cribside.edge.outbox import Outbox
-from cribside.edge.publisher import KINDS, CommandHandler, EnvelopeStamper, device_topic, encode_payload
+from cribside.edge.outbox import LOW_SPACE_BYTES, Outbox, OutboxWriteError
+from cribside.edge.publisher import KINDS, CommandHandler, DeliveryHealth, EnvelopeStamper, device_topic, encode_payload
 from cribside.edge.secrets import read_mqtt_password
 
 log = logging.getLogger(__name__)
 
 MAX_INFLIGHT = 20  # paho's default max_inflight_messages: beyond it paho would queue in memory
+MEMORY_QUEUE_MAX = 1000  # durable messages held in memory while the outbox cannot be written and the broker is down
 _SENDER_POLL_S = 0.5
+_SENDER_HUNG_S = 10.0  # a sender that has not come round for this long is hung
+_SESSION_TAKEN_OVER = 0x8E
+_DISCONNECT_WITH_WILL = 4
+# mosquitto 2.0 closes the older of two connections with one client id without saying why; a link the
+# broker drops this soon after accepting it, this many times in a row, is taken for a duplicate client id.
+_SHORT_SESSION_S = 3.0
+_SHORT_SESSIONS_FOR_DUPLICATE = 3
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _total(callback: F) -> F:
+    """A paho callback that never raises: paho's network thread must outlive any bug or payload."""
+
+    @functools.wraps(callback)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return callback(*args, **kwargs)
+        except Exception:  # noqa: BLE001  (logged with its traceback; the network thread goes on)
+            log.exception("MQTT %s failed (the connection goes on)", callback.__name__.lstrip("_"))
+            return None
+
+    return wrapper  # type: ignore[return-value]
+
+
+class _Client(paho.Client):
+    """paho's client, remembering why the last connection attempt failed (paho only logs it at debug)."""
+
+    last_connect_error: BaseException | None = None
+
+    def reconnect(self) -> paho.MQTTErrorCode:
+        try:
+            rc = super().reconnect()
+        except OSError as exc:
+            self.last_connect_error = exc
+            raise
+        self.last_connect_error = None
+        return rc
+
+
+def describe_connect_error(exc: BaseException, cfg: MqttConfig) -> str:
+    """One line on why a connection attempt failed, with the config field to check."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        detail = exc.verify_message or str(exc)
+        if "hostname" in detail.lower() or "ip address mismatch" in detail.lower():
+            return f"TLS: the broker certificate does not match host {cfg.host} ({detail}): check mqtt.host"
+        return f"TLS: certificate verify failed: {detail} (unknown CA?): check mqtt.tls.ca_file"
+    if isinstance(exc, ssl.SSLError):
+        text = (exc.reason or str(exc)).lower()
+        if any(k in text for k in ("certificate required", "bad certificate", "unknown ca", "certificate unknown",
+                                   "handshake failure", "expired")):
+            return f"TLS: the broker refused the client certificate ({exc.reason or exc}): check mqtt.tls.cert_file and key_file"
+        return f"TLS: {exc.reason or exc}"
+    if isinstance(exc, socket.gaierror):
+        return f"cannot resolve broker host {cfg.host}: {exc.strerror or exc}"
+    if isinstance(exc, ConnectionRefusedError):
+        return f"connection refused by {cfg.host}:{cfg.port} (broker down or another port?)"
+    if isinstance(exc, (TimeoutError, socket.timeout)):
+        return f"timed out connecting to {cfg.host}:{cfg.port}"
+    return f"{type(exc).__name__}: {getattr(exc, 'strerror', None) or exc}"
 
 
 @dataclass
@@ -53,11 +139,20 @@ class _Link:
     device_id: str
     client: paho.Client
     topic_prefix: str
+    client_id: str = ""
     connected: bool = False
     failures: int = 0
     cursor: int = 0  # highest outbox row id handed to paho in this process
     inflight: dict[int, int] = field(default_factory=dict)  # paho mid -> outbox row id
-    last_error: str = ""
+    last_error: str = ""  # why the link is or was last down; kept after a reconnect for stats
+    last_error_ts: float | None = None
+    logged_error: str = ""  # the last error logged (each distinct error is logged once per change)
+    refused: bool = False  # the broker's CONNACK refused this attempt (its reason is already recorded)
+    short_sessions: int = 0  # connections in a row the broker closed within _SHORT_SESSION_S of accepting them
+    socket_error: str = ""  # paho's last socket-level error (e.g. a TLS alert after the handshake)
+    connected_since_ts: float | None = None
+    # Durable messages that could not be written to the outbox, waiting for the broker: (topic, data, qos, retain).
+    memory: collections.deque[tuple[str, bytes, int, bool]] = field(default_factory=lambda: collections.deque())
 
 
 class MqttPublisher:
@@ -94,6 +189,9 @@ class MqttPublisher:
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._sender: threading.Thread | None = None
+        self._sender_beat_s = time.monotonic()
+        self._storage_error = ""  # why the last outbox write failed; "" once a write succeeds again
+        self._memory_dropped = 0
         password = read_mqtt_password(cfg)
         host = hostname or socket.gethostname()
         self._links = {
@@ -116,14 +214,64 @@ class MqttPublisher:
 
     @property
     def outbox_depth(self) -> int:
-        """Messages still waiting for the broker's acknowledgement."""
-        return self.outbox.depth()
+        """Messages still waiting for the broker's acknowledgement (outbox and memory)."""
+        try:
+            depth = self.outbox.depth()
+        except (OutboxWriteError, CribsideError):
+            depth = 0
+        return depth + sum(len(link.memory) for link in self._links.values())
+
+    def health(self, device_id: str) -> DeliveryHealth:
+        """Outbox depth, storage and broker link of one camera, for its status and stats."""
+        link = self._links[device_id]
+        try:
+            free = self.outbox.free_bytes()
+        except CribsideError as exc:
+            free, free_error = None, str(exc)
+        if self._storage_error:
+            storage, reason = "outbox_full", self._storage_error
+        elif free is None:
+            storage, reason = "low_space", free_error
+        elif free < LOW_SPACE_BYTES:
+            storage, reason = "low_space", f"{free / 2**20:.1f} MB free for the outbox {self.outbox.path}"
+        else:
+            storage, reason = "ok", ""
+        recovered = self.outbox.recovered_from
+        return DeliveryHealth(
+            outbox_depth=self.outbox_depth,
+            storage=storage,
+            storage_reason=reason,
+            outbox_recovered_from=str(recovered) if recovered else None,
+            link={
+                "connected": link.connected,
+                "last_error": link.last_error or None,
+                "last_error_ts": link.last_error_ts,
+                "failures": link.failures,
+                "connected_since_ts": link.connected_since_ts,
+            },
+        )
+
+    def problems(self) -> list[str]:
+        """Dead or hung threads of this publisher (empty when delivery is alive)."""
+        found = []
+        if self._sender is not None and not self._stopping.is_set():
+            if not self._sender.is_alive():
+                found.append("the MQTT outbox sender thread has died")
+            elif time.monotonic() - self._sender_beat_s > _SENDER_HUNG_S:
+                found.append(f"the MQTT outbox sender has not run for {time.monotonic() - self._sender_beat_s:.0f} s")
+        for link in self._links.values():
+            # paho keeps its network thread in _thread (paho 2.x, pinned <3); None once it has ended.
+            thread = getattr(link.client, "_thread", None)
+            if self._started and not self._stopping.is_set() and (thread is None or not thread.is_alive()):
+                found.append(f"the MQTT network thread of {link.device_id} has died")
+        return found
 
     # -- set-up -----------------------------------------------------------------------------------
 
     def _make_link(self, device_id: str, client_id: str, password: str | None) -> _Link:
-        client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv311)
-        link = _Link(device_id, client, device_topic(self.cfg.prefix, device_id, ""))
+        client = _Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5)
+        client.suppress_exceptions = True  # a second guard behind _total: never re-raise into the network thread
+        link = _Link(device_id, client, device_topic(self.cfg.prefix, device_id, ""), client_id)
         client.will_set(self._topic(device_id, "availability"), "offline", qos=1, retain=True)
         if self.cfg.username:
             client.username_pw_set(self.cfg.username, password)
@@ -149,16 +297,21 @@ class MqttPublisher:
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
         client.on_message = self._on_message
+        client.on_log = self._on_log
         return link
 
     def _topic(self, device_id: str, suffix: str) -> str:
         return device_topic(self.cfg.prefix, device_id, suffix)
 
+    _started = False
+
     def start(self) -> None:
         """Connect in the background (paho's network thread owns reconnects) and start the sender."""
         for link in self._links.values():
-            link.client.connect_async(self.cfg.host, self.cfg.port, keepalive=self.cfg.keepalive_s)
+            # A clean start: commands queued for an old session must not act minutes later.
+            link.client.connect_async(self.cfg.host, self.cfg.port, keepalive=self.cfg.keepalive_s, clean_start=True)
             link.client.loop_start()
+        self._started = True
         self._sender = threading.Thread(target=self._send_loop, name="cribside-mqtt-sender", daemon=True)
         self._sender.start()
         log.info(
@@ -194,7 +347,7 @@ class MqttPublisher:
         data = encode_payload(message)
         topic = self._topic(device_id, spec.topic)
         if spec.durable:
-            self.outbox.put(topic, data, spec.qos, spec.retain, kind)
+            self._put_durable(link, topic, data, spec.qos, spec.retain, kind)
             self._wake.set()
         elif link.connected:
             link.client.publish(topic, data, qos=spec.qos, retain=spec.retain)
@@ -202,25 +355,85 @@ class MqttPublisher:
             self.stats_dropped += 1
         return str(message["msg_id"])
 
+    def _put_durable(self, link: _Link, topic: str, data: bytes, qos: int, retain: bool, kind: str) -> None:
+        """Commit to the outbox; when it cannot be written, send directly (broker up) or hold in memory."""
+        try:
+            self.outbox.put(topic, data, qos, retain, kind)
+        except OutboxWriteError as exc:
+            if not self._storage_error:
+                log.error("%s: messages go out directly while the broker is up", exc)
+            self._storage_error = str(exc)
+        else:
+            if self._storage_error:
+                log.info("outbox %s is writable again", self.outbox.path)
+            self._storage_error = ""
+            return
+        if link.connected and not link.memory:
+            info = link.client.publish(topic, data, qos=qos, retain=retain, properties=self._properties(kind, data))
+            if info.rc == paho.MQTT_ERR_SUCCESS:
+                return
+        if len(link.memory) >= MEMORY_QUEUE_MAX:
+            link.memory.popleft()
+            self._memory_dropped += 1
+            log.error("memory queue full (%d) with the outbox unwritable: dropped the oldest message of %s",
+                      MEMORY_QUEUE_MAX, link.device_id)
+        link.memory.append((topic, data, qos, retain))
+
+    @staticmethod
+    def _properties(kind: str, data: bytes) -> Properties | None:
+        """A retained state expires at the broker at its ``valid_until``: late subscribers get no stale state."""
+        if kind != "state":
+            return None
+        try:
+            valid_until = json.loads(data).get("valid_until")
+        except ValueError:
+            return None
+        if not isinstance(valid_until, (int, float)):
+            return None
+        props = Properties(PacketTypes.PUBLISH)
+        props.MessageExpiryInterval = max(1, int(valid_until - time.time()))
+        return props
+
     def on_command(self, handler: CommandHandler) -> None:
         """Register the loop's handler for validated ``cmd/ack`` and ``cmd/snooze`` commands."""
         self._handler = handler
 
     def _send_loop(self) -> None:
         while not self._stopping.is_set():
+            self._sender_beat_s = time.monotonic()
             self._wake.wait(_SENDER_POLL_S)
             self._wake.clear()
-            self._drain_acks()
-            for link in self._links.values():
-                if link.connected:
-                    self._send_pending(link)
+            try:
+                self._drain_acks()
+                for link in self._links.values():
+                    if link.connected:
+                        self._send_memory(link)
+                        self._send_pending(link)
+            except (OutboxWriteError, CribsideError) as exc:
+                # A failing disk must not end delivery: retried next round, reported by the loop's storage check.
+                if not self._storage_error:
+                    log.error("%s", exc)
+                self._storage_error = str(exc)
+            except Exception:  # noqa: BLE001  (a bug: logged with its traceback, the sender goes on)
+                log.exception("MQTT sender failed; retrying")
+                time.sleep(_SENDER_POLL_S)
+
+    def _send_memory(self, link: _Link) -> None:
+        while link.memory and link.connected:
+            topic, data, qos, retain = link.memory[0]
+            kind = "state" if topic.endswith("/state") else "other"
+            info = link.client.publish(topic, data, qos=qos, retain=retain, properties=self._properties(kind, data))
+            if info.rc != paho.MQTT_ERR_SUCCESS:
+                return
+            link.memory.popleft()
 
     def _send_pending(self, link: _Link) -> None:
         room = MAX_INFLIGHT - len(link.inflight)
         if room <= 0:
             return
         for row in self.outbox.pending(room, after_id=link.cursor, topic_prefix=link.topic_prefix):
-            info = link.client.publish(row.topic, row.payload, qos=row.qos, retain=row.retain)
+            props = self._properties(row.kind, row.payload)
+            info = link.client.publish(row.topic, row.payload, qos=row.qos, retain=row.retain, properties=props)
             if info.rc != paho.MQTT_ERR_SUCCESS and info.rc != paho.MQTT_ERR_NO_CONN:
                 log.warning("MQTT publish of outbox row %d failed: %s", row.id, paho.error_string(info.rc))
                 return  # retried from the same row next time round
@@ -243,18 +456,32 @@ class MqttPublisher:
 
     # -- paho callbacks (network thread) ----------------------------------------------------------
 
+    def _link_error(self, link: _Link, error: str, level: int = logging.ERROR) -> None:
+        """Record why the link is down; log it once per change (a broker down for hours logs one line)."""
+        link.last_error, link.last_error_ts = error, time.time()
+        if error != link.logged_error:
+            link.logged_error = error
+            log.log(level, "MQTT %s: %s; retrying", link.device_id, error)
+
+    @_total
     def _on_connect(self, client: paho.Client, link: _Link, flags: Any, reason: Any, properties: Any) -> None:
         if reason.is_failure:
             link.connected = False
-            link.last_error = str(reason)
             hint = " (check mqtt.username and the password)" if reason.value in (0x04, 0x05, 0x86, 0x87) else ""
-            log.error("MQTT broker %s:%d refused %s: %s%s; retrying", self.cfg.host, self.cfg.port, link.device_id, reason, hint)
+            link.refused = True
+            self._link_error(link, f"broker {self.cfg.host}:{self.cfg.port} refused the connection: {reason}{hint}")
             return  # paho drops the connection next; _on_disconnect schedules the retry
         link.connected = True
         link.failures = 0
-        link.last_error = ""
+        link.connected_since_ts = time.time()
         client.reconnect_delay_set(self.cfg.reconnect.min_delay_s, self.cfg.reconnect.max_delay_s)
-        log.info("MQTT connected for %s", link.device_id)
+        if link.short_sessions >= _SHORT_SESSIONS_FOR_DUPLICATE:
+            pass  # flapping: the duplicate client id error stands; no "connected" line per flap
+        elif link.logged_error:
+            log.info("MQTT connected for %s (after: %s)", link.device_id, link.logged_error)
+            link.logged_error = ""
+        else:
+            log.info("MQTT connected for %s", link.device_id)
         client.publish(self._topic(link.device_id, "availability"), "online", qos=1, retain=True)
         client.subscribe(self._topic(link.device_id, "cmd/+"), qos=1)
         if self.cfg.homeassistant.enabled:
@@ -262,16 +489,50 @@ class MqttPublisher:
             self._send_discovery(link)
         self._wake.set()
 
+    @_total
+    def _on_log(self, client: paho.Client, link: _Link, level: int, text: str) -> None:
+        # paho reports socket errors (a TLS alert read after the handshake: a refused client
+        # certificate) only as log lines; keep the last one to name why a connection failed.
+        if level == paho.MQTT_LOG_ERR and "socket" in text:
+            link.socket_error = text
+
+    def _socket_reason(self, link: _Link) -> str | None:
+        text, link.socket_error = link.socket_error, ""
+        if not text:
+            return None
+        low = text.lower()
+        if "certificate" in low or "unknown ca" in low or "handshake" in low:
+            return f"TLS: the broker refused the client certificate ({text.split(': ', 1)[-1]}): check mqtt.tls.cert_file and key_file"
+        return text
+
+    @_total
     def _on_connect_fail(self, client: paho.Client, link: _Link) -> None:
         link.connected = False
+        exc = getattr(client, "last_connect_error", None)
+        if exc is not None:
+            self._link_error(link, f"cannot connect: {describe_connect_error(exc, self.cfg)}")
         self._jitter_backoff(link)
 
+    @_total
     def _on_disconnect(self, client: paho.Client, link: _Link, flags: Any, reason: Any, properties: Any) -> None:
         was_connected, link.connected = link.connected, False
         if self._stopping.is_set():
             return
-        if was_connected:
-            log.warning("MQTT disconnected for %s: %s; reconnecting", link.device_id, reason)
+        lived_s = time.time() - (link.connected_since_ts or 0.0)
+        link.short_sessions = link.short_sessions + 1 if was_connected and lived_s < _SHORT_SESSION_S else 0
+        taken_over = isinstance(reason, ReasonCode) and reason.value == _SESSION_TAKEN_OVER
+        if taken_over or link.short_sessions >= _SHORT_SESSIONS_FOR_DUPLICATE:
+            client_id = link.client_id
+            self._link_error(
+                link,
+                f"the broker keeps closing the connection: most likely another client uses the same client id "
+                f"{client_id!r} (a second cribside process for this camera, or mqtt.client_id shared by two devices)",
+            )
+        elif was_connected:
+            self._link_error(link, f"disconnected: {self._socket_reason(link) or reason}", logging.WARNING)
+        elif not link.refused:  # dropped before the CONNACK: a TLS alert after the handshake, or the broker closed at once
+            self._link_error(link, f"cannot connect: {self._socket_reason(link) or reason}")
+        link.refused = False
         self._jitter_backoff(link)
 
     def _jitter_backoff(self, link: _Link) -> None:
@@ -282,11 +543,13 @@ class MqttPublisher:
         link.failures += 1
         link.client.reconnect_delay_set(delay, delay)
 
+    @_total
     def _on_publish(self, client: paho.Client, link: _Link, mid: int, reason: Any, properties: Any) -> None:
         # Only queue it: the sender thread owns the mid -> row map (no lock shared with paho's mutexes).
         self._acks.put((link.device_id, mid))
         self._wake.set()
 
+    @_total
     def _on_message(self, client: paho.Client, link: _Link, message: paho.MQTTMessage) -> None:
         if self.cfg.homeassistant.enabled and message.topic == homeassistant.status_topic(self.cfg):
             if message.payload.strip() == b"online":
@@ -296,7 +559,11 @@ class MqttPublisher:
         command = message.topic.rsplit("/", 1)[-1]
         if command == "result":
             return  # our own answers match cmd/+ too; answering them would loop forever
-        result = handle_command(link.device_id, command, message.payload, self._handler)
+        try:
+            result = handle_command(link.device_id, command, message.payload, self._handler)
+        except Exception as exc:  # noqa: BLE001  (handle_command never raises; this is the guard behind it)
+            log.exception("command for %s failed", link.device_id)
+            result = {"command": "unknown", "ok": False, "reason": f"internal error: {type(exc).__name__}", "request_id": None}
         stamped = self._stamper.stamp(link.device_id, result)
         client.publish(self._topic(link.device_id, "cmd/result"), encode_payload(stamped), qos=1, retain=False)
 
@@ -328,11 +595,12 @@ class MqttPublisher:
         self._wake.set()
         if self._sender is not None:
             self._sender.join(timeout=2 * _SENDER_POLL_S)
-        infos = []
+        offline: dict[str, paho.MQTTMessageInfo] = {}
         for link in self._links.values():
             if link.connected:
-                infos.append(link.client.publish(self._topic(link.device_id, "availability"), "offline", qos=1, retain=True))
-        for info in infos:
+                topic = self._topic(link.device_id, "availability")
+                offline[link.device_id] = link.client.publish(topic, "offline", qos=1, retain=True)
+        for info in offline.values():
             remaining = max(0.05, deadline - time.monotonic())
             try:
                 info.wait_for_publish(timeout=remaining)
@@ -340,7 +608,20 @@ class MqttPublisher:
                 pass
         self._drain_acks()
         for link in self._links.values():
-            link.client.disconnect()
+            info = offline.get(link.device_id)
+            if info is not None and info.is_published():
+                link.client.disconnect()
+            else:
+                # offline not acknowledged (link down or network thread dead): the broker publishes the will
+                # ("offline") when it reads this; if it cannot be sent, the closed socket fires the will anyway.
+                link.client.disconnect(reasoncode=ReasonCode(PacketTypes.DISCONNECT, identifier=_DISCONNECT_WITH_WILL))
             link.client.loop_stop()
+            if info is None or not info.is_published():
+                sock = link.client.socket()
+                if sock is not None:
+                    try:
+                        sock.close()
+                    except OSError:
+                        pass
             link.connected = False
         log.info("MQTT stopped (%d message(s) pending in the outbox)", self.outbox.depth())

@@ -19,6 +19,7 @@ from cribside.edge.annotate import Annotator
 from cribside.edge.capture import Capture
 from cribside.edge.config import CameraConfig, DeviceConfig
 from cribside.edge.console import ConsolePrinter, ResultsWriter
+from cribside.edge.episodes import EpisodeJournal
 from cribside.edge.errors import CribsideError
 from cribside.edge.health import HealthMonitor, HealthSettings
 from cribside.edge.loop import CameraLoop, LoopSettings, Stages
@@ -114,6 +115,7 @@ class _Shared:
     results: ResultsWriter | None
     boot_id: str
     n_cameras: int
+    journal: EpisodeJournal | None
 
 
 def build_device(
@@ -148,7 +150,9 @@ def build_device(
         if results is not None:
             closers.callback(results.close)
         console = ConsolePrinter(show_stats=outputs.show_stats) if outputs.console else None
-        shared = _Shared(config, models_dir, outputs, publisher, console, results, boot_id, len(cameras))
+        # Open episodes are journalled beside the outbox, so a crash never leaves one without its end.
+        journal = EpisodeJournal(episode_journal_path(config)) if config.mqtt is not None else None
+        shared = _Shared(config, models_dir, outputs, publisher, console, results, boot_id, len(cameras), journal)
         loops = {c.device_id: _camera_loop(shared, c, opened[c.device_id], closers) for c in cameras}
     except BaseException:
         closers.close()
@@ -156,6 +160,12 @@ def build_device(
     device = Device(publisher, loops, closers)
     publisher.on_command(device.handle_command)
     return device
+
+
+def episode_journal_path(config: DeviceConfig) -> Path:
+    """``<outbox file>.episodes.json``: the open-episode journal of :mod:`cribside.edge.episodes`."""
+    outbox = Path(config.outbox.path)
+    return outbox.with_name(outbox.name + ".episodes.json")
 
 
 def _open(camera: CameraConfig) -> FrameSource:
@@ -201,6 +211,7 @@ def _camera_loop(shared: _Shared, camera: CameraConfig, source: FrameSource, clo
         console=shared.console,
         results=shared.results,
         annotator=_annotator(shared, camera, source),
+        journal=shared.journal,
     )
     settings = LoopSettings(
         device_id=camera.device_id,

@@ -38,6 +38,26 @@ KINDS: dict[str, MessageKind] = {
     "stats": MessageKind("stats", "stats", qos=0, retain=False, durable=False),
 }
 
+@dataclass(frozen=True)
+class DeliveryHealth:
+    """How delivery stands for one camera, as the loop reports it (status, stats, alerts).
+
+    Attributes:
+        outbox_depth: messages still waiting for the broker's acknowledgement.
+        storage: ``ok``, ``low_space`` (under the outbox's free-space floor) or
+            ``outbox_full`` (the outbox cannot be written: messages go out directly).
+        storage_reason: why, in one line ("" when ok).
+        outbox_recovered_from: where a damaged outbox was moved aside at start-up, or None.
+        link: the broker link for stats (``connected``, ``last_error``, ``failures``), or None without MQTT.
+    """
+
+    outbox_depth: int = 0
+    storage: str = "ok"
+    storage_reason: str = ""
+    outbox_recovered_from: str | None = None
+    link: dict[str, Any] | None = None
+
+
 CommandHandler = Callable[[str, str, dict], dict]
 """``handler(device_id, command, payload) -> {"ok": bool, "reason": str}``."""
 
@@ -86,6 +106,10 @@ class Publisher(Protocol):
 
     def on_command(self, handler: CommandHandler) -> None: ...
 
+    def health(self, device_id: str) -> DeliveryHealth: ...
+
+    def problems(self) -> list[str]: ...
+
     def stop(self, timeout_s: float = 5.0) -> None: ...
 
 
@@ -116,6 +140,14 @@ class NullPublisher:
 
     def on_command(self, handler: CommandHandler) -> None:
         """No commands arrive without MQTT."""
+
+    def health(self, device_id: str) -> DeliveryHealth:
+        """Nothing is queued and nothing can fail without MQTT."""
+        return DeliveryHealth()
+
+    def problems(self) -> list[str]:
+        """No threads of its own: never a problem."""
+        return []
 
     def stop(self, timeout_s: float = 5.0) -> None:
         """Nothing to flush."""

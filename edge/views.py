@@ -41,14 +41,24 @@ class CameraView:
         return {"label": max(probabilities, key=probabilities.__getitem__), "p": probabilities}
 
 
-def state_payload(view: CameraView, alert_level: str, model: dict[str, Any]) -> dict[str, Any]:
-    """The ``state`` payload fields of the MQTT contract."""
+def state_payload(
+    view: CameraView, alert_level: str, model: dict[str, Any], *, no_signal: bool = False, valid_until: float | None = None
+) -> dict[str, Any]:
+    """The ``state`` payload fields of the MQTT contract.
+
+    Args:
+        no_signal: a no_signal episode is open (the camera is lost).
+        valid_until: unix seconds after which a consumer must treat this state as
+            "not watching" (the device would have re-published by then).
+    """
     window = view.window if view.prediction is not None else None
     return {
         "face_visible": view.face_visible,
         "cry": view.head("cry"),
         "pain": view.head("pain"),
         "alert_level": alert_level,
+        "no_signal": bool(no_signal),
+        "valid_until": valid_until,
         "window": None
         if window is None
         else {
@@ -85,3 +95,8 @@ def overlay(view: CameraView, alert_level: str, t_s: float, synthetic: bool) -> 
         return head["label"], (head["p"][head["label"]] if head["p"] else None)
 
     return Overlay(view.box_px, view.face_visible, top("cry"), top("pain"), alert_level, t_s, synthetic)
+
+
+def state_key(payload: dict[str, Any]) -> tuple[Any, ...]:
+    """What makes a state new (published at once) rather than a heartbeat repeat."""
+    return (payload["face_visible"], payload["cry"]["label"], payload["pain"]["label"], payload["alert_level"], payload["no_signal"])

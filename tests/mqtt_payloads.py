@@ -12,6 +12,8 @@ def state_payload(*, cry: str = "no", face_visible: bool = True) -> dict:
             "cry": {"label": "unknown", "p": None},
             "pain": {"label": "unknown", "p": None},
             "alert_level": "none",
+            "no_signal": False,
+            "valid_until": time.time() + 30.0,
             "window": None,
             "model": {"version": "test", "sha256": "0" * 64, "variant": "float32", "synthetic": True},
         }
@@ -22,6 +24,8 @@ def state_payload(*, cry: str = "no", face_visible: bool = True) -> dict:
         "cry": {"label": cry, "p": {"no": 1 - p_yes, "yes": p_yes}},
         "pain": {"label": "none", "p": {"none": 0.8, "moderate": 0.15, "severe": 0.05}},
         "alert_level": "cry" if cry == "yes" else "none",
+        "no_signal": False,
+        "valid_until": now + 30.0,
         "window": {"start_ts": now - 1.0, "end_ts": now, "span_s": 1.0, "frames": 4},
         "model": {"version": "test", "sha256": "0" * 64, "variant": "float32", "synthetic": True},
     }

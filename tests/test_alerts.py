@@ -141,7 +141,8 @@ def test_periodic_updates_then_ack_silences_them_but_not_escalation() -> None:
 def test_ack_of_unknown_episode_is_refused() -> None:
     d = Driver()
     ok, reason, events = d.machine.acknowledge("nope", 0.0, WALL0)
-    assert not ok and "nope" in reason and events == []
+    assert not ok and "no active episode" in reason and events == []
+    assert "nope" not in reason  # reasons never echo the sender's text
 
 
 def test_snooze_holds_back_cry_but_never_severe() -> None:
@@ -182,17 +183,49 @@ def test_no_signal_episode_start_and_end() -> None:
     assert ended[0].duration_s == pytest.approx(5.0)
 
 
-@pytest.mark.parametrize(("kind", "suppressed"), [("distress", False), ("all", True)])
-def test_no_signal_is_snoozed_only_by_all(kind: str, suppressed: bool) -> None:
+def test_no_signal_is_never_snoozed() -> None:
     d = Driver()
-    d.machine.snooze(5, kind, d.t, WALL0)
+    assert d.machine.snooze(5, "distress", d.t, WALL0)[0]
     events = d.machine.signal_lost(d.t, WALL0)
-    assert (events == []) is suppressed
+    assert [(e.event, e.type, e.snoozed_until) for e in events] == [("start", "no_signal", None)]
 
 
-def test_bad_snooze_type_is_refused() -> None:
-    ok, reason = AlertMachine(AlertSettings(), "x").snooze(5, "cry", 0.0, WALL0)
-    assert not ok and "cry" in reason
+@pytest.mark.parametrize("kind", ["all", "no_signal", "cry"])
+def test_snooze_of_anything_but_distress_is_refused(kind: str) -> None:
+    machine = AlertMachine(AlertSettings(), "x")
+    ok, reason = machine.snooze(5, kind, 0.0, WALL0)
+    assert not ok and "only 'distress'" in reason
+    assert [e.event for e in machine.signal_lost(1.0, WALL0 + 1)] == ["start"]
+
+
+def test_snooze_is_bounded() -> None:
+    from cribside.edge.alerts import MAX_SNOOZE_MINUTES
+
+    machine = AlertMachine(AlertSettings(), "x")
+    ok, reason = machine.snooze(MAX_SNOOZE_MINUTES + 1, "distress", 0.0, WALL0)
+    assert not ok and str(MAX_SNOOZE_MINUTES) in reason
+    assert machine.snooze(MAX_SNOOZE_MINUTES, "distress", 0.0, WALL0)[0]
+
+
+def test_lost_camera_never_hides_open_severe_pain() -> None:
+    d = Driver()
+    d.feed(SEVERE)
+    assert d.machine.level == "severe_pain" and not d.machine.no_signal
+    d.machine.signal_lost(d.t, WALL0 + d.t)
+    assert d.machine.level == "severe_pain" and d.machine.no_signal
+    d.machine.signal_restored(d.t + 1, WALL0 + d.t + 1)
+    assert not d.machine.no_signal
+
+
+def test_device_fault_episode_is_never_snoozed() -> None:
+    d = Driver()
+    d.machine.snooze(30, "distress", d.t, WALL0)
+    started = d.machine.device_problem("outbox_full", d.t, WALL0)
+    assert [(e.event, e.type, e.level) for e in started] == [("start", "device", "outbox_full")]
+    assert d.machine.device_problem("outbox_full", d.t + 1, WALL0 + 1) == []  # one episode, not one per call
+    assert d.machine.level == "none"  # a device fault is not the infant's alert level
+    ended = d.machine.device_ok("outbox_full", d.t + 2, WALL0 + 2)
+    assert [(e.event, e.episode_id) for e in ended] == [("end", started[0].episode_id)]
 
 
 def test_reading_levels_from_probabilities() -> None:

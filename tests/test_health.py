@@ -25,12 +25,20 @@ def feed(monitor: HealthMonitor, frames: list[np.ndarray], t0: float, fps: float
 
 def test_fresh_frames_with_face_are_ok() -> None:
     monitor = HealthMonitor(SETTINGS, 0.0, WALL0)
-    assert feed(monitor, [noisy_frame(i) for i in range(60)], 0.0) == []
+    assert feed(monitor, [noisy_frame(i) for i in range(60)], 0.0) == ["ok"]
     assert monitor.status.capture == "ok"
+
+
+def test_camera_without_a_frame_yet_is_starting_not_ok() -> None:
+    monitor = HealthMonitor(SETTINGS, 0.0, WALL0)
+    assert monitor.status.capture == "starting" and not monitor.status.live
+    assert monitor.tick(4.9, WALL0 + 4.9) is None
+    assert monitor.on_frame(noisy_frame(0), 4.95, WALL0 + 4.95).capture == "ok"
 
 
 def test_no_face_then_face() -> None:
     monitor = HealthMonitor(SETTINGS, 0.0, WALL0)
+    monitor.on_frame(noisy_frame(0), 0.05, WALL0)
     assert monitor.on_face(False, 0.1, WALL0).capture == "no_face"
     assert monitor.on_face(False, 0.2, WALL0) is None  # no repeated status messages
     assert monitor.on_face(True, 0.3, WALL0).capture == "ok"
@@ -58,7 +66,7 @@ def test_frozen_frames_stall_then_lose_signal() -> None:
     monitor = HealthMonitor(SETTINGS, 0.0, WALL0)
     frozen = noisy_frame(3)
     changes = feed(monitor, [frozen] * 29, 0.0)
-    assert changes == [] and not monitor.frozen
+    assert changes == ["ok"] and not monitor.frozen
     changes = feed(monitor, [frozen], 29 / 30)
     assert changes == ["stalled"] and monitor.frozen
     assert "frozen" in monitor.status.reason
@@ -72,7 +80,7 @@ def test_frozen_frames_stall_then_lose_signal() -> None:
 def test_frozen_detection_off_for_files() -> None:
     monitor = HealthMonitor(HealthSettings(frozen_frames=0), 0.0, WALL0)
     still = noisy_frame(5)
-    assert feed(monitor, [still] * 100, 0.0) == []
+    assert feed(monitor, [still] * 100, 0.0) == ["ok"]
     assert not monitor.frozen
 
 

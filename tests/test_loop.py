@@ -239,9 +239,9 @@ def test_ack_command_marks_episode_and_is_published() -> None:
     assert loop.handle_command("ack", {"episode_id": episode}) == {"ok": True, "reason": f"episode {episode} acknowledged"}
     assert rec.of("alert")[-1]["acknowledged"] is True
     refused = loop.handle_command("ack", {"episode_id": "nope"})
-    assert refused["ok"] is False and "nope" in refused["reason"]
+    assert refused["ok"] is False and "no active episode" in refused["reason"] and "nope" not in refused["reason"]
     snoozed = loop.handle_command("snooze", {"minutes": 10, "type": "distress"})
-    assert snoozed["ok"] is True and "severe pain still alerts" in snoozed["reason"]
+    assert snoozed["ok"] is True and "severe pain and no_signal still alert" in snoozed["reason"]
 
 
 def test_annotated_video_has_every_frame(tmp_path: Path) -> None:

@@ -285,9 +285,11 @@ def test_wrong_password_is_a_clear_logged_error_with_retries(mosquitto_auth, sub
     caplog.set_level(logging.ERROR, logger="cribside.edge.mqtt")
     pub = make_publisher(mosquitto_auth)
     pub.publish(DEV, "alert", alert_payload(0))
-    assert wait_until(lambda: sum("refused" in r.getMessage() for r in caplog.records) >= 2), "no retry after refusal"
+    assert wait_until(lambda: pub.health(DEV).link["failures"] >= 3), "no retry after refusal"
     refusals = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert len(refusals) == 1  # logged once per change, not once per retry
     assert "username" in refusals[0] and "retrying" in refusals[0]
+    assert "refused" in pub.health(DEV).link["last_error"]  # and reported in stats
     assert all(wrong not in r.getMessage() for r in caplog.records)  # the secret never reaches a log
     assert not pub.connected and pub.outbox_depth == 1  # nothing lost while refused
 

@@ -7,6 +7,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import pytest
@@ -88,6 +89,46 @@ def test_unopenable_path_is_a_clear_error(tmp_path):
     blocker.write_text("not a folder")
     with pytest.raises(CribsideError, match="outbox"):
         Outbox(blocker / "o.sqlite", 10)
+
+
+def test_unopenable_path_error_is_one_line(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(CribsideError) as caught:
+        Outbox(blocker / "sub" / "o.sqlite", 10)
+    assert str(caught.value).startswith(f"cannot open outbox {blocker / 'sub' / 'o.sqlite'}: ")
+    assert "\n" not in str(caught.value) and blocker.read_text() == "not a folder"
+
+
+def test_threads_share_one_outbox(tmp_path):
+    # Writers on their own topics while a sender reads and acks: each topic comes out in order, none lost.
+    writers, per_writer = 4, 100
+    errors: list[BaseException] = []
+    seen: dict[str, list[int]] = {f"p/w{w}/alerts": [] for w in range(writers)}
+    with Outbox(tmp_path / "o.sqlite", 10_000) as box:
+
+        def write(w: int) -> None:
+            try:
+                for i in range(per_writer):
+                    box.put(f"p/w{w}/alerts", str(i).encode(), 1, False, "alert")
+            except BaseException as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=write, args=(w,)) for w in range(writers)]
+        for t in threads:
+            t.start()
+        cursor, received = 0, 0
+        while received < writers * per_writer and not errors:
+            for m in box.pending(7, after_id=cursor):
+                seen[m.topic].append(int(m.payload))
+                cursor = m.id
+                box.ack(m.id)
+                received += 1
+        for t in threads:
+            t.join()
+        assert not errors
+        assert all(v == list(range(per_writer)) for v in seen.values())
+        assert box.depth() == 0 and box.corrupted == 0
 
 
 _WRITER = textwrap.dedent(

@@ -49,7 +49,9 @@ def test_contract_payloads_are_valid(kind, payload):
 
 def test_commands_requests_schemas():
     assert errors("cmd_ack", {"episode_id": "e1", "by": "nurse"}) == []
-    assert errors("cmd_snooze", {"minutes": 15, "type": "all"}) == []
+    assert errors("cmd_snooze", {"minutes": 15, "type": "distress"}) == []
+    assert errors("cmd_snooze", {"minutes": 15, "type": "all"})  # no_signal is never snoozed
+    assert errors("cmd_snooze", {"minutes": 61})  # the documented maximum
     assert errors("cmd_snooze", {"minutes": 0}) and errors("cmd_snooze", {"minutes": 5, "typo": 1})
 
 
