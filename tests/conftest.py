@@ -15,6 +15,7 @@ pytest_plugins = [
     "fixtures_run",  # a small trained run
     "fixtures_models",  # converted TFLite models with a manifest
     "fixtures_broker",  # a real mosquitto broker on a free loopback port
+    "fixtures_acl",  # mosquitto with deploy/mosquitto/ (the real ACL file) and cribside users
 ]
 
 DATA = Path(__file__).parent / "data"

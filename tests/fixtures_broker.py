@@ -170,17 +170,29 @@ def mosquitto_persistent(tmp_path: Path) -> Iterator[Broker]:
     yield from _running_broker(tmp_path / "broker-persistent", persistence=True)
 
 
-@pytest.fixture
-def mosquitto_auth(tmp_path: Path) -> Iterator[Broker]:
-    """A running broker that only accepts user ``cribside`` with a generated password."""
+def password_file(path: Path, users: list[str]) -> dict[str, str]:
+    """A mosquitto password file at ``path`` (mode 0600) with a random password per user; returns them.
+
+    Skips the test when mosquitto or mosquitto_passwd is not installed.
+    """
     _require_mosquitto()
     if MOSQUITTO_PASSWD is None:
         pytest.skip("mosquitto_passwd is not installed (Debian: apt-get install mosquitto)")
+    passwords = {user: uuid.uuid4().hex for user in users}
+    for i, (user, password) in enumerate(passwords.items()):
+        create = ["-c"] if i == 0 else []
+        subprocess.run([MOSQUITTO_PASSWD, "-b", *create, str(path), user, password], check=True, capture_output=True)
+    path.chmod(0o600)
+    return passwords
+
+
+@pytest.fixture
+def mosquitto_auth(tmp_path: Path) -> Iterator[Broker]:
+    """A running broker that only accepts user ``cribside`` with a generated password."""
     workdir = tmp_path / "broker-auth"
     workdir.mkdir()
-    password = uuid.uuid4().hex
     passwd_file = workdir / "passwd"
-    subprocess.run([MOSQUITTO_PASSWD, "-b", "-c", str(passwd_file), "cribside", password], check=True, capture_output=True)
+    password = password_file(passwd_file, ["cribside"])["cribside"]
     broker = Broker(
         workdir,
         free_port(),
