@@ -6,6 +6,12 @@ A command module provides::
 
     def add_arguments(parser: argparse.ArgumentParser) -> None
     def run(args: argparse.Namespace) -> int
+
+Bad input never ends in a traceback: argparse rejects unknown options, :func:`main`
+rejects values no command can use (``nan``/``inf`` numbers, an empty ``--source``),
+and a :class:`~cribside.edge.errors.CribsideError` from a command is printed as one
+``cribside <command>: error: ...`` line with exit code 2. Any other exception is a
+bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import math
 import sys
 from typing import Sequence
 
@@ -80,11 +87,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _bad_argument(args: argparse.Namespace) -> str | None:
+    """A value no command can use, as ``argument --NAME: why``; None when every value is usable.
+
+    argparse's ``type=float`` takes ``nan`` and ``inf``, which would compare false
+    (or true) with every limit; and an empty ``--source`` is never a camera.
+    """
+    for dest, value in vars(args).items():
+        if dest.startswith("_"):
+            continue
+        values = value if isinstance(value, (list, tuple)) else [value]
+        if any(isinstance(v, float) and not math.isfinite(v) for v in values):
+            return f"argument --{dest.replace('_', '-')}: must be a finite number, got {value}"
+    source = getattr(args, "source", None)
+    if isinstance(source, str) and not source.strip():
+        return "argument --source: must not be empty: give e.g. picamera2, v4l2:0, rtsp://HOST/PATH or a video path"
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from cribside.edge.errors import CribsideError
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    command = " ".join(w for w in (getattr(args, "command", None), getattr(args, f"{args.command}_command", None)) if w)
+    bad = _bad_argument(args)
+    if bad is not None:
+        print(f"cribside {command}: error: {bad}", file=sys.stderr)
+        return 2
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

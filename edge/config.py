@@ -203,26 +203,68 @@ def _resolve_relative_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
     return data
 
 
+# A device config is a few kB; anything this big is the wrong file (a video, /dev/zero).
+MAX_CONFIG_BYTES = 1 << 20
+
+
+def _read_text(file: Path) -> str:
+    """The config file's text, or a one-line CribsideError naming the file."""
+    try:
+        if file.is_dir():
+            raise CribsideError(f"cannot read config file {file}: it is a directory, not a YAML file")
+        with open(file, "rb") as handle:
+            raw = handle.read(MAX_CONFIG_BYTES + 1)
+    except OSError as exc:
+        raise CribsideError(f"cannot read config file {file}: {exc.strerror or exc}") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise CribsideError(f"{file}: larger than {MAX_CONFIG_BYTES // 1024} KiB: not a device config (wrong file?)")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise CribsideError(
+            f"{file}: not a UTF-8 text file (byte 0x{raw[exc.start]:02x} at line {line}, offset {exc.start}): "
+            "a device config is YAML text (wrong file?)"
+        ) from None
+    if "\x00" in text:
+        raise CribsideError(f"{file}: holds NUL bytes at offset {text.index(chr(0))}: a binary file, not a YAML config")
+    return text
+
+
+def _parse_yaml(text: str, file: Path) -> Any:
+    """``yaml.safe_load`` with every parse failure as one line naming the file and, when known, the place."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = " ".join(str(exc.problem or exc.context or "syntax error").split())
+        raise CribsideError(f"{file}: not valid YAML{where}: {problem}") from None
+    except yaml.reader.ReaderError as exc:
+        what = f"character #x{exc.character:04x}" if isinstance(exc.character, int) else "byte"
+        raise CribsideError(f"{file}: not valid YAML at offset {exc.position}: unacceptable {what} ({exc.reason})") from None
+    except yaml.YAMLError as exc:
+        raise CribsideError(f"{file}: not valid YAML: {' '.join(str(exc).split())}") from None
+    except RecursionError:
+        raise CribsideError(f"{file}: not valid YAML: nested too deeply") from None
+    except (ValueError, TypeError, AttributeError, OverflowError) as exc:
+        # PyYAML's constructors raise these for a tagged or implicit value they cannot build,
+        # e.g. the date 2024-13-45 or "!!int abc".
+        raise CribsideError(f"{file}: not valid YAML: a value cannot be read ({' '.join(str(exc).split())})") from None
+
+
 def load_config(path: str | os.PathLike[str], *, env: Mapping[str, str] | None = None) -> DeviceConfig:
     """Read, override from the environment, and validate a device config file.
 
     Relative paths inside the file are resolved against the file's folder.
 
     Raises:
-        CribsideError: the file cannot be read or is not YAML.
+        CribsideError: the file cannot be read, is not UTF-8 text, or is not YAML
+            (a directory, a binary file, a syntax error), each as one line.
         ConfigError: the content is invalid (every error with its field path).
     """
     file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise CribsideError(f"cannot read config file {file}: {exc.strerror or exc}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise CribsideError(f"{file}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    data = _parse_yaml(_read_text(file), file)
     if data is None:
         data = {}
     if isinstance(data, dict):

@@ -17,9 +17,13 @@ DEVICE_ID_PATTERN = r"^[a-z0-9_-]+$"
 
 
 class _Section(BaseModel):
-    """Base of every config section: unknown keys rejected, values immutable."""
+    """Base of every config section: unknown keys rejected, values immutable, numbers finite.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    ``allow_inf_nan=False``: YAML reads ``.nan`` and ``.inf`` as floats, and a nan
+    passes no comparison, so a bound like ``gt=0`` alone would not stop ``.inf``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class ModelsConfig(_Section):

@@ -8,6 +8,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
+from pydantic import BaseModel
 
 from cribside.cli import main
 from cribside.edge.config import ConfigError, DeviceConfig, config_from_dict, default_client_id, load_config
@@ -16,6 +17,7 @@ from cribside.edge.errors import CribsideError
 from cribside.edge.secrets import read_mqtt_password
 
 DEPLOY_CONFIGS = sorted((Path(__file__).parents[1] / "deploy" / "configs").glob("*.yaml"))
+SAMPLES = Path(__file__).parents[1] / "edge" / "samples"
 NO_ENV: dict[str, str] = {}
 
 
@@ -100,6 +102,87 @@ def test_unreadable_and_non_yaml_files_are_clear_errors(tmp_path):
         load_config(write(tmp_path, "- a list\n"))
 
 
+# Every float field of the config, with a valid neighbour where a cross-field rule needs one.
+FLOAT_FIELDS = [("mqtt", "reconnect", "min_delay_s"), ("mqtt", "reconnect", "max_delay_s"), ("alerts", "quiet_s"),
+                ("alerts", "update_interval_s"), ("health", "stall_after_s"), ("health", "no_signal_after_s"),
+                ("stats", "interval_s")]
+
+
+def _float_fields(model: type, prefix: tuple[str, ...] = ()) -> set[tuple[str, ...]]:
+    found: set[tuple[str, ...]] = set()
+    for name, info in model.model_fields.items():
+        kinds = [info.annotation, *getattr(info.annotation, "__args__", ())]
+        if float in kinds:
+            found.add((*prefix, name))
+        for kind in kinds:
+            if isinstance(kind, type) and issubclass(kind, BaseModel):
+                found |= _float_fields(kind, (*prefix, name))
+    return found
+
+
+def test_float_fields_list_is_complete():
+    assert _float_fields(DeviceConfig) == set(FLOAT_FIELDS)
+
+
+@pytest.mark.parametrize("value", [".nan", ".inf", "-.inf", ".NaN", ".Inf"])
+@pytest.mark.parametrize("field", FLOAT_FIELDS, ids=".".join)
+def test_nan_and_infinity_are_rejected_in_every_float_field(tmp_path, field, value):
+    text = "".join(f"{'  ' * depth}{key}:\n" for depth, key in enumerate(field[:-1])) + f"{'  ' * (len(field) - 1)}{field[-1]}: {value}\n"
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, text), env=NO_ENV)
+    assert f"{'.'.join(field)}: Input should be a finite number" in err.value.errors
+
+
+def test_nan_from_the_environment_is_rejected_and_named():
+    with pytest.raises(ConfigError, match=r"alerts\.quiet_s: Input should be a finite number \(set by CRIBSIDE__ALERTS__QUIET_S\)"):
+        config_from_dict({}, env={"CRIBSIDE__ALERTS__QUIET_S": "nan"})
+
+
+def _png_bytes() -> bytes:
+    import cv2
+    import numpy as np
+
+    ok, data = cv2.imencode(".png", np.zeros((8, 8, 3), np.uint8))
+    assert ok
+    return data.tobytes()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (bytes(range(256)) * 8, r"not a UTF-8 text file \(byte 0x80 at line 2, offset 128\)"),
+        (_png_bytes(), r"not a UTF-8 text file \(byte 0x89 at line 1, offset 0\)"),
+        ("models:\n  dir: /opt/cribside/modèles\n".encode("latin-1"), r"not a UTF-8 text file \(byte 0xe8 at line 2, offset 32\)"),
+        (b"models: {}\n\x00\x00", r"holds NUL bytes at offset 11"),
+        (b"models: {dir: \x07}\n", r"not valid YAML at offset 14: unacceptable character #x0007"),
+        (b"[" * 3000 + b"]" * 3000, r"not valid YAML: nested too deeply"),
+        (b"models: {dir: 2024-13-45}\n", r"not valid YAML: a value cannot be read \(month must be in 1\.\.12\)"),
+        (b"alerts: {k: !!int three}\n", r"not valid YAML: a value cannot be read"),
+        (b"alerts: {k: !!timestamp soon}\n", r"not valid YAML: a value cannot be read"),
+        (b"x" * (2 << 20), r"larger than 1024 KiB"),
+    ],
+    ids=["binary", "png", "latin-1", "nul", "control-character", "deep", "bad-date", "bad-int-tag", "bad-timestamp", "huge"],
+)
+def test_files_that_are_not_yaml_text_are_one_line_errors(tmp_path, content, message):
+    path = tmp_path / "c.yaml"
+    path.write_bytes(content)
+    with pytest.raises(CribsideError, match=message) as err:
+        load_config(path, env=NO_ENV)
+    assert not isinstance(err.value, ConfigError)
+    assert str(err.value).startswith(f"{path}: ") and "\n" not in str(err.value)
+
+
+def test_a_directory_is_not_a_config(tmp_path):
+    with pytest.raises(CribsideError, match=f"cannot read config file {tmp_path}: it is a directory"):
+        load_config(tmp_path, env=NO_ENV)
+
+
+@pytest.mark.parametrize("text", ["- a list\n", "42\n", "just words\n", "true\n", "!!binary aGVsbG8=\n"])
+def test_a_document_that_is_not_a_mapping_is_a_config_error(tmp_path, text):
+    with pytest.raises(ConfigError, match=r"\(top level\): expected a mapping"):
+        load_config(write(tmp_path, text), env=NO_ENV)
+
+
 def test_config_is_immutable():
     cfg = config_from_dict({"cameras": [{"device_id": "a"}]}, env=NO_ENV)
     with pytest.raises(Exception):
@@ -165,12 +248,16 @@ def test_cli_validate_prints_every_error_and_exits_2(tmp_path, capsys):
         assert path in err
 
 
-def test_cli_validate_ok_summary_never_shows_the_password(tmp_path, capsys, monkeypatch):
+def test_cli_validate_ok_summary_never_shows_the_password(tmp_path, capsys, monkeypatch, face_models_dir):
+    # validate now checks what the config refers to: real models, a real video, real face models
+    monkeypatch.setenv("CRIBSIDE_FACE_MODELS", str(face_models_dir))
     monkeypatch.setenv("CRIBSIDE_MQTT_PASSWORD", "s3cret-value")
-    good = write(tmp_path, {"mqtt": {"host": "b", "username": "u"}, "cameras": [{"device_id": "crib-1"}]})
+    good = write(tmp_path, {"models": {"dir": str(SAMPLES / "models")}, "mqtt": {"host": "b", "username": "u"},
+                            "cameras": [{"device_id": "crib-1", "source": str(SAMPLES / "synthetic_infant_demo.mp4")}]})
     assert main(["config", "validate", str(good)]) == 0
-    out = capsys.readouterr().out
-    assert out.startswith("ok:") and "CRIBSIDE_MQTT_PASSWORD" in out and "s3cret" not in out
+    captured = capsys.readouterr()
+    assert captured.out.startswith("ok:") and "CRIBSIDE_MQTT_PASSWORD" in captured.out
+    assert "s3cret" not in captured.out + captured.err
 
 
 def test_cli_schema_prints_json(capsys):

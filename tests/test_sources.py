@@ -1,5 +1,6 @@
 """Frame sources and the capture thread (real files rendered with OpenCV, a fake flaky camera)."""
 
+import re
 import time
 from pathlib import Path
 
@@ -230,3 +231,167 @@ def test_file_capture_is_lossless(video: Path) -> None:
     capture.stop()
     assert [f.index for f in items[:-1]] == list(range(N_FRAMES))
     assert counts == {"captured": N_FRAMES, "dropped": 0}
+
+
+# -- damaged and truncated videos ------------------------------------------------------------------
+
+SAMPLE_VIDEO = Path(__file__).parents[1] / "edge" / "samples" / "synthetic_infant_demo.mp4"
+SAMPLE_MODELS = Path(__file__).parents[1] / "edge" / "samples" / "models"
+
+
+def render_textured(path: Path, n: int, fps: float = 10.0, fourcc: str = "mp4v") -> Path:
+    """A video whose frames carry noise (so each is a sizable, distinct chunk of the file)."""
+    rng = np.random.default_rng(0)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, (160, 120))
+    assert writer.isOpened()
+    for i in range(n):
+        image = rng.integers(0, 256, (120, 160, 3), dtype=np.uint8)
+        cv2.putText(image, str(i), (10, 60), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (255, 255, 255), 2)
+        writer.write(image)
+    writer.release()
+    return path
+
+
+def damage_middle(src: Path, dst: Path, n_bytes: int = 4096) -> Path:
+    """A copy of ``src`` with ``n_bytes`` zeroed in the middle (a bad sector, a broken copy)."""
+    data = bytearray(src.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + n_bytes] = bytes(n_bytes)
+    dst.write_bytes(bytes(data))
+    return dst
+
+
+def test_a_video_damaged_in_the_middle_is_an_error_not_an_end(tmp_path: Path) -> None:
+    # The demo video (72 s at 9 fps) with a damaged stretch: OpenCV stops at 34.8 s, as if the recording ended.
+    source = open_source(str(damage_middle(SAMPLE_VIDEO, tmp_path / "video.mp4")))
+    assert source.duration_s == pytest.approx(71.8, abs=0.1)
+    frames = []
+    with pytest.raises(CribsideError) as err:
+        for frame in source.frames():
+            frames.append(frame)
+    assert str(err.value) == (
+        f"video.mp4 ended at {len(frames) / source.fps:.1f} s of 71.8 s (frame {len(frames)} of {source.frame_count}): "
+        "the file is damaged or truncated"
+    )
+    assert 0 < len(frames) < source.frame_count * 0.6  # every frame before the damage was delivered
+
+
+def test_a_truncated_video_is_an_error_not_an_end(tmp_path: Path) -> None:
+    # An AVI keeps its header at the start, so half a file still opens (an MP4 from OpenCV does not: below).
+    full = render_textured(tmp_path / "full.avi", 100, fourcc="MJPG")
+    half = tmp_path / "half.avi"
+    half.write_bytes(full.read_bytes()[: full.stat().st_size // 2])
+    source = open_source(str(half))
+    assert source.frame_count == 100
+    with pytest.raises(CribsideError, match=r"^half\.avi ended at [45]\.\d s of 10\.0 s \(frame \d+ of 100\): the file is damaged or truncated$"):
+        list(source.frames())
+
+
+def test_an_mp4_cut_before_its_index_cannot_be_opened(tmp_path: Path) -> None:
+    full = render_textured(tmp_path / "full.mp4", 30)
+    half = tmp_path / "half.mp4"
+    half.write_bytes(full.read_bytes()[: full.stat().st_size // 2])
+    with pytest.raises(CribsideError, match="cannot read video .*half.mp4: not a video OpenCV can decode .*truncated"):
+        open_source(str(half))
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 31, 90])
+@pytest.mark.parametrize(("fourcc", "suffix"), [("mp4v", ".mp4"), ("MJPG", ".avi"), ("mp4v", ".avi"), ("MJPG", ".mkv")])
+def test_complete_videos_end_cleanly(tmp_path: Path, fourcc: str, suffix: str, n: int) -> None:
+    source = open_source(str(render_textured(tmp_path / f"clip{suffix}", n, fourcc=fourcc)))
+    assert len(list(source.frames())) == n
+
+
+@pytest.mark.parametrize("video", [SAMPLE_VIDEO, Path(__file__).parent / "data/infants/icatcher_plus_lookit/fd_video.mp4"],
+                         ids=lambda p: p.name)
+def test_real_videos_end_cleanly(video: Path) -> None:
+    source = open_source(str(video))
+    assert len(list(source.frames())) == source.frame_count > 0
+
+
+def test_the_capture_thread_hands_the_damage_to_the_loop(tmp_path: Path) -> None:
+    capture = Capture(open_source(str(damage_middle(SAMPLE_VIDEO, tmp_path / "video.mp4"))), on_captured=lambda c, d: None)
+    capture.start()
+    item = None
+    deadline = time.monotonic() + 30
+    while not isinstance(item, EndOfSource) and time.monotonic() < deadline:
+        item = capture.get(1.0)
+    capture.stop()
+    assert isinstance(item, EndOfSource)
+    assert isinstance(item.error, CribsideError) and "the file is damaged or truncated" in str(item.error)
+
+
+def test_cribside_run_on_a_damaged_video_exits_non_zero(tmp_path: Path, face_models_dir: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    video = damage_middle(SAMPLE_VIDEO, tmp_path / "video.mp4")
+    env = {k: v for k, v in os.environ.items() if k != "NOTIFY_SOCKET" and not k.startswith("CRIBSIDE")}
+    env.update(CRIBSIDE_FACE_MODELS=str(face_models_dir), TF_CPP_MIN_LOG_LEVEL="3")
+    done = subprocess.run([sys.executable, "-m", "cribside", "run", "--models", str(SAMPLE_MODELS), "--source", str(video)],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert re.fullmatch(r"cribside run: error: demo: reading \S+ failed: video\.mp4 ended at \d+\.\d s of 71\.8 s "
+                        r"\(frame \d+ of 646\): the file is damaged or truncated", last), last
+
+
+# -- specs that can never work ---------------------------------------------------------------------
+
+
+def test_gst_source_needs_opencv_with_gstreamer() -> None:
+    from cribside.edge.sources.video import opencv_has_gstreamer
+
+    if opencv_has_gstreamer():
+        pytest.skip("this OpenCV has GStreamer")
+    with pytest.raises(CribsideError) as err:
+        open_source("gst:videotestsrc ! videoconvert ! appsink")
+    assert str(err.value).startswith("gst: source needs OpenCV built with GStreamer")
+    assert "python3-opencv" in str(err.value) and "v4l2:" in str(err.value) and "rtsp://" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("file:", r"expected file:<path>"),
+        ("frames:", r"expected frames:<path>"),
+        ("frames:?fps=3", r"expected frames:<path>"),
+        ("gst:", r"expected gst:<pipeline>"),
+        ("frames:{tmp}?fps=nan", r"fps must be a positive number"),
+        ("frames:{tmp}?fps=inf", r"fps must be a positive number"),
+        ("frames:{tmp}?fps=-3", r"fps must be a positive number"),
+        ("frames:{tmp}?fps=fast", r"fps must be a positive number"),
+        ("/dev/null", r"video /dev/null is not a regular file \(for a camera device use v4l2:<index>\)"),
+        ("rtmp://nurse:secret@cam/x", r"^camera source 'rtmp://cam/x': unknown URL scheme rtmp://"),
+    ],
+)
+def test_specs_that_can_never_work_are_clear_errors(tmp_path: Path, spec: str, message: str) -> None:
+    with pytest.raises(CribsideError, match=message) as err:
+        open_source(spec.format(tmp=tmp_path))
+    assert "secret" not in str(err.value)
+
+
+def test_folder_source_refuses_a_non_finite_fps(tmp_path: Path) -> None:
+    cv2.imwrite(str(tmp_path / "a.jpg"), np.zeros((8, 8, 3), np.uint8))
+    for fps in (float("nan"), float("inf"), 0.0):
+        with pytest.raises(CribsideError, match="fps must be a positive number"):
+            FolderSource(tmp_path, fps=fps)
+
+
+def test_stream_schemes_are_case_insensitive_and_redacted() -> None:
+    stream = open_source("RTSP://nurse:secret@10.0.0.5/crib")
+    assert isinstance(stream, CameraSource) and stream.name == "RTSP://10.0.0.5/crib"
+    query = open_source("http://cam/video.cgi?user=admin&pwd=secret")
+    assert query.name == "http://cam/video.cgi?user=***&pwd=***"
+
+
+def test_file_source_path() -> None:
+    from cribside.edge.sources.base import file_source_path
+
+    assert file_source_path("file:/v/a.mp4") == Path("/v/a.mp4")
+    assert file_source_path("frames:/v/shots?fps=3") == Path("/v/shots")
+    assert file_source_path(" /v/a.mp4 ") == Path("/v/a.mp4")
+    for live in ("picamera2", "v4l2:0", "rtsp://h/x", "HTTP://h/x", "gst:videotestsrc ! appsink"):
+        assert file_source_path(live) is None

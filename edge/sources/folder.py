@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 from pathlib import Path
 from typing import Iterator
@@ -30,15 +31,15 @@ class FolderSource:
         """List the folder.
 
         Raises:
-            CribsideError: not a folder, no images in it, or fps not positive.
+            CribsideError: not a folder, no images in it, or fps not a positive finite number.
         """
         self.path = Path(path)
         self.name = str(self.path)
         self.realtime = realtime
         if not self.path.is_dir():
             raise CribsideError(f"frames folder not found: {self.path}")
-        if fps <= 0:
-            raise CribsideError(f"frames folder {self.path}: fps must be positive, got {fps}")
+        if not (math.isfinite(fps) and fps > 0):
+            raise CribsideError(f"frames folder {self.path}: fps must be a positive number, got {fps}")
         self.fps = float(fps)
         self.files = sorted(p for p in self.path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         if not self.files:

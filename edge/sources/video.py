@@ -1,8 +1,16 @@
-"""OpenCV sources: video files, V4L2/USB cameras, RTSP/HTTP streams and GStreamer pipelines."""
+"""OpenCV sources: video files, V4L2/USB cameras, RTSP/HTTP streams and GStreamer pipelines.
+
+A video file that stops delivering frames well before the length its container
+declares is damaged or truncated: its ``frames()`` raises a CribsideError at that
+point instead of ending as if the recording were over.
+"""
 
 from __future__ import annotations
 
+import functools
 import logging
+import math
+import re
 import time
 from pathlib import Path
 from typing import Any, Iterator
@@ -18,6 +26,17 @@ log = logging.getLogger(__name__)
 # A file that reports no usable frame rate is assumed to be at this rate;
 # OpenCV returns 0 or nan for some containers.
 _FALLBACK_FPS = 30.0
+# A file ending this much before its declared length is damaged, not finished: the
+# larger of 1 s and 5 % (a container's frame count can be approximate, never by this much).
+_EARLY_END_MIN_S = 1.0
+_EARLY_END_FRACTION = 0.05
+
+
+@functools.lru_cache(maxsize=1)
+def opencv_has_gstreamer() -> bool:
+    """True when this OpenCV was built with the GStreamer video I/O backend."""
+    match = re.search(r"^\s*GStreamer:\s*(\S+)", cv2.getBuildInformation(), re.MULTILINE)
+    return match is not None and match.group(1).upper() not in ("NO", "OFF")
 
 
 def _as_bgr(image: np.ndarray) -> np.ndarray:
@@ -53,24 +72,40 @@ class VideoFileSource:
         try:
             ok, first = cap.read() if cap.isOpened() else (False, None)
             if not ok or first is None:
-                raise CribsideError(f"cannot read video {self.path}: not a video OpenCV can decode")
+                raise CribsideError(
+                    f"cannot read video {self.path}: not a video OpenCV can decode (or damaged, or truncated)"
+                )
             fps = cap.get(cv2.CAP_PROP_FPS)
-            self.frame_count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+            count = cap.get(cv2.CAP_PROP_FRAME_COUNT)
         finally:
             cap.release()
-        self.fps = float(fps) if fps and np.isfinite(fps) and 0 < fps < 1000 else _FALLBACK_FPS
+        self.fps = float(fps) if fps and math.isfinite(fps) and 0 < fps < 1000 else _FALLBACK_FPS
+        # The container's frame count (0 when it declares none): how long the file says it is.
+        self.frame_count = int(count) if count and math.isfinite(count) and count > 0 else 0
         self.size = (int(first.shape[1]), int(first.shape[0]))
 
+    @property
+    def duration_s(self) -> float | None:
+        """The length the file declares, in seconds (None when it declares no frame count)."""
+        return self.frame_count / self.fps if self.frame_count else None
+
     def frames(self) -> Iterator[Frame]:
-        """Yield every frame of the file in order (opens the file afresh each call)."""
+        """Yield every frame of the file in order (opens the file afresh each call).
+
+        Raises:
+            CribsideError: the file can no longer be opened, or it ends well before
+                its declared length (damaged or truncated).
+        """
         cap = cv2.VideoCapture(str(self.path))
         started = time.monotonic()
+        index = 0
         try:
-            index = 0
+            if not cap.isOpened():
+                raise CribsideError(f"cannot open video {self.path} again (moved, deleted or unreadable)")
             while True:
                 ok, image = cap.read()
                 if not ok or image is None:
-                    return
+                    break
                 t_s = index / self.fps
                 if self.realtime:
                     pace(t_s, started)
@@ -78,6 +113,19 @@ class VideoFileSource:
                 index += 1
         finally:
             cap.release()
+        self._check_complete(index)
+
+    def _check_complete(self, frames_read: int) -> None:
+        """Raise when the decoder stopped well before the declared length."""
+        declared_s = self.duration_s
+        if declared_s is None:
+            return
+        reached_s = frames_read / self.fps
+        if declared_s - reached_s > max(_EARLY_END_MIN_S, _EARLY_END_FRACTION * declared_s):
+            raise CribsideError(
+                f"{self.path.name} ended at {reached_s:.1f} s of {declared_s:.1f} s "
+                f"(frame {frames_read} of {self.frame_count}): the file is damaged or truncated"
+            )
 
     def close(self) -> None:
         """Nothing stays open between ``frames()`` calls."""
@@ -87,7 +135,9 @@ class CameraSource:
     """A live OpenCV capture: a V4L2 index, an RTSP/HTTP URL or a GStreamer pipeline.
 
     Opening happens in ``frames()``; a failure to open or to read raises
-    :class:`SourceLost`, and the capture thread reconnects with backoff.
+    :class:`SourceLost`, and the capture thread reconnects with backoff. A
+    GStreamer pipeline on an OpenCV without GStreamer can never open, so that
+    is a startup error instead.
     """
 
     live = True
@@ -101,6 +151,24 @@ class CameraSource:
         height: int | None = None,
         gstreamer: bool = False,
     ) -> None:
+        """Describe the capture; nothing is opened yet.
+
+        Args:
+            target: V4L2 index, stream URL, or GStreamer pipeline text.
+            name: what logs call it (a URL without its credentials).
+            width: requested width (V4L2 only).
+            height: requested height (V4L2 only).
+            gstreamer: ``target`` is a GStreamer pipeline.
+
+        Raises:
+            CribsideError: a GStreamer pipeline and OpenCV has no GStreamer backend.
+        """
+        if gstreamer and not opencv_has_gstreamer():
+            raise CribsideError(
+                f"gst: source needs OpenCV built with GStreamer; this OpenCV {cv2.__version__} has none "
+                "(the pip opencv-python-headless never has): use Debian's python3-opencv, "
+                "or a v4l2:<index> or rtsp:// source"
+            )
         self.target = target
         self.name = name
         self.width = width
