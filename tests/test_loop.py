@@ -7,6 +7,7 @@ with frames whose content says what the fakes should see.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from dataclasses import dataclass
@@ -172,6 +173,7 @@ def test_file_is_sampled_at_model_fps_and_alerts(tmp_path: Path) -> None:
     loop, rec = make_loop(ListSource(levels), results=results)
     run_to_end(loop)
     results.close()
+    assert (tmp_path / "results.jsonl").stat().st_mode & 0o777 == 0o600  # a patient's results: owner only
     rows = [__import__("json").loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
     assert len(rows) == len(levels) // 5  # 15 fps sampled at 3 fps: every 5th frame
     assert [r["frame"] for r in rows[:3]] == [0, 5, 10]
@@ -287,3 +289,43 @@ def test_systemd_notifier_datagrams(tmp_path: Path) -> None:
     assert not Notifier({}).enabled and Notifier({}).ready() is False
     # a watchdog meant for another process is not ours to feed
     assert Notifier({"NOTIFY_SOCKET": "/x", "WATCHDOG_USEC": "100", "WATCHDOG_PID": "1"}).watchdog_interval_s is None
+
+
+class DyingPublisher(Recorder):
+    """A publisher whose delivery thread has died (what problems() reports)."""
+
+    def problems(self) -> list[str]:
+        return ["the MQTT outbox sender thread has died"]
+
+
+def test_a_dead_delivery_thread_ends_the_run_non_zero() -> None:
+    from cribside.edge.errors import CribsideError
+    from cribside.edge.pipeline import Device
+    from cribside.edge.run_cli import run_device
+
+    source = ListSource([CALM] * 10_000, live=True, frame_interval_s=0.01)
+    loop, _ = make_loop(source)
+    publisher = DyingPublisher()
+    loop.s = dataclasses.replace(loop.s, publisher=publisher)
+    started = time.monotonic()
+    with pytest.raises(CribsideError, match="sender thread has died"):
+        run_device(Device(publisher, {"crib-1": loop}), max_seconds=30)
+    assert time.monotonic() - started < 10  # ended by the liveness check, not by --max-seconds
+
+
+def test_a_hung_camera_loop_withholds_the_watchdog_then_ends_the_run() -> None:
+    from cribside.edge import run_cli
+    from cribside.edge.pipeline import Device
+
+    loop, rec = make_loop(ListSource([CALM], live=True))
+    device = Device(rec, {"crib-1": loop})
+    running = threading.Thread(target=time.sleep, args=(1.0,))  # the camera thread, still alive
+    running.start()
+    now = time.monotonic()
+    loop.heartbeat_s = now - run_cli._HUNG_AFTER_S - 1
+    withheld, fatal = run_cli.liveness(device, [running], now)
+    assert withheld and not fatal  # no watchdog ping, not yet fatal
+    loop.heartbeat_s = now - run_cli._HUNG_EXIT_S - 1
+    withheld, fatal = run_cli.liveness(device, [running], now)
+    assert fatal == ["crib-1: camera loop hung for 31 s"]
+    running.join()
