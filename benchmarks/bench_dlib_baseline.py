@@ -24,7 +24,7 @@ import time
 import cv2
 import numpy as np
 
-from cribside.edge.face.bench import RESOLUTIONS, _encode, _source_frames
+from cribside.bench.align import RESOLUTIONS, _encode, _source_frames
 from cribside.edge.face.geometry import RotatedRect, face_frame_extent, frame_to_image, rect_to_image
 
 # iBUG 68-point indices: eyes 36-41 / 42-47, brows 17-26, jaw 0-16 (chin 8).

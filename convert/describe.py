@@ -13,8 +13,8 @@ import numpy as np
 
 from cribside.convert.export import SIGNATURE
 from cribside.edge.errors import CribsideError
-from cribside.edge.litert import interpreter_module
-from cribside.edge.manifest import ModelFile, TensorBinding, sha256_file
+from cribside.edge.inference.litert import interpreter_module
+from cribside.edge.inference.manifest import ModelFile, TensorBinding, sha256_file
 
 
 def describe_model(

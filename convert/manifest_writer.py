@@ -1,4 +1,4 @@
-"""Build and write ``manifest.json`` (the device reads it with :mod:`cribside.edge.manifest`)."""
+"""Build and write ``manifest.json`` (the device reads it with :mod:`cribside.edge.inference.manifest`)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from cribside.edge.manifest import FORMAT_VERSION, MANIFEST_FILE, Labels, Manifest, Variant
+from cribside.edge.inference.manifest import FORMAT_VERSION, MANIFEST_FILE, Labels, Manifest, Variant
 from cribside.training.dataset import CRY_LABELS, PAIN_LABELS
 
 # Faces are uint8 crops; the models take them scaled to [0, 1] (training/latents.py: faces_to_input).

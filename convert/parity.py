@@ -16,8 +16,8 @@ import numpy as np
 
 from cribside.convert.export import LatentScaling
 from cribside.convert.run_data import HeldOutWindows
-from cribside.edge.manifest import Parity
-from cribside.edge.model_io import BoundModel
+from cribside.edge.inference.manifest import Parity
+from cribside.edge.inference.model_io import BoundModel
 from cribside.training.dataset import CRY_LABELS, PAIN_LABELS
 from cribside.training.metrics import task_metrics
 

@@ -31,8 +31,8 @@ from cribside.convert.modes import QuantMode
 from cribside.convert.parity import Predictions, compare, keras_predictions, keras_summary, tflite_predictions
 from cribside.convert.run_data import HeldOutWindows, calibration_faces, calibration_windows, held_out_windows
 from cribside.edge.errors import CribsideError
-from cribside.edge.manifest import MANIFEST_FILE, Manifest, ModelFile, Variant
-from cribside.edge.model_io import BoundModel
+from cribside.edge.inference.manifest import MANIFEST_FILE, Manifest, ModelFile, Variant
+from cribside.edge.inference.model_io import BoundModel
 
 log = logging.getLogger(__name__)
 

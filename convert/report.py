@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cribside.convert.parity import AGREEMENT_TARGET
-from cribside.edge.manifest import Manifest
+from cribside.edge.inference.manifest import Manifest
 
 _HEADER = (
     f"{'variant':<8} {'encoder':>9} {'classifier':>10} {'cry agree':>9} {'pain agree':>10} {'max|dp|':>7} "

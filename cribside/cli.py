@@ -27,8 +27,8 @@ from cribside import NOT_A_MEDICAL_DEVICE, __version__
 
 # name -> (module, one-line help). Groups map to a nested table.
 COMMANDS: dict[str, tuple[str, str] | dict[str, tuple[str, str]]] = {
-    "align": ("cribside.edge.face.cli", "align faces in images or videos to 64x64 crops"),
-    "fetch-models": ("cribside.edge.face.fetch_cli", "download MediaPipe's face models from PyPI (pinned, sha256-checked)"),
+    "align": ("cribside.commands.align", "align faces in images or videos to 64x64 crops"),
+    "fetch-models": ("cribside.commands.fetch_models", "download MediaPipe's face models from PyPI (pinned, sha256-checked)"),
     "synth": ("cribside.training.synth_cli", "write a SYNTHETIC dataset (tests and demos only)"),
     "validate-data": ("cribside.training.dataset_cli", "check a dataset folder against the documented layout"),
     "preprocess": ("cribside.training.preprocess", "align every raw frame of a dataset (parallel, resumable)"),
@@ -36,16 +36,16 @@ COMMANDS: dict[str, tuple[str, str] | dict[str, tuple[str, str]]] = {
     "eval": ("cribside.training.eval_cli", "evaluate a training run; --device evaluates the TFLite device path"),
     "sweep": ("cribside.training.sweep", "re-run the paper's Table II/III grids [train extra]"),
     "convert": ("cribside.convert.cli", "quantize a run to TFLite models with a manifest [train extra]"),
-    "run": ("cribside.edge.run_cli", "watch cameras or videos and publish state and alerts over MQTT"),
+    "run": ("cribside.commands.run", "watch cameras or videos and publish state and alerts over MQTT"),
     "config": {
-        "validate": ("cribside.edge.config_cli", "validate a device config file, printing every error"),
-        "schema": ("cribside.edge.config_schema_cli", "print the device config's JSON Schema"),
+        "validate": ("cribside.commands.config_validate", "validate a device config file, printing every error"),
+        "schema": ("cribside.commands.config_schema", "print the device config's JSON Schema"),
     },
     "bench": {
-        "align": ("cribside.edge.face.bench", "time the face aligner per stage"),
+        "align": ("cribside.bench.align", "time the face aligner per stage"),
         "train": ("cribside.training.bench", "time training epochs on an IFPaLD-sized synthetic set [train extra]"),
-        "models": ("cribside.edge.runtime_bench", "time the TFLite models in every mode and thread count"),
-        "run": ("cribside.edge.run_bench", "time the whole device loop"),
+        "models": ("cribside.bench.models", "time the TFLite models in every mode and thread count"),
+        "run": ("cribside.bench.run", "time the whole device loop"),
     },
 }
 

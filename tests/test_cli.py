@@ -159,7 +159,7 @@ def test_valid_yaml_that_is_not_a_config_names_the_field(tmp_path, text, field_e
 def test_a_bug_still_shows_its_traceback():
     # Bad input is reported in one line; an exception that is not a CribsideError is a bug and must stay visible.
     code = (
-        "import cribside.cli, cribside.edge.config_cli as c\n"
+        "import cribside.cli, cribside.commands.config_validate as c\n"
         "def broken(args): raise RuntimeError('a bug')\n"
         "c.run = broken\n"
         "raise SystemExit(cribside.cli.main(['config', 'validate', 'x.yaml']))\n"

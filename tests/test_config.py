@@ -12,9 +12,9 @@ from pydantic import BaseModel
 
 from cribside.cli import main
 from cribside.edge.config import ConfigError, DeviceConfig, config_from_dict, default_client_id, load_config
-from cribside.edge.config_schema_cli import config_json_schema
+from cribside.commands.config_schema import config_json_schema
 from cribside.edge.errors import CribsideError
-from cribside.edge.secrets import read_mqtt_password
+from cribside.edge.config.secrets import read_mqtt_password
 
 DEPLOY_CONFIGS = sorted((Path(__file__).parents[1] / "deploy" / "configs").glob("*.yaml"))
 SAMPLES = Path(__file__).parents[1] / "edge" / "samples"

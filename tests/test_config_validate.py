@@ -17,7 +17,7 @@ import yaml
 
 from cribside.cli import main
 from cribside.edge.config import config_from_dict
-from cribside.edge.secrets import (
+from cribside.edge.config.secrets import (
     config_file_warnings,
     is_loopback_host,
     plain_tcp_warnings,
@@ -417,8 +417,8 @@ def test_run_logs_the_same_warnings_at_start(tmp_path, caplog):
     data = config(tmp_path, mqtt={"host": "127.0.0.1", "username": "crib-1", "password_file": str(pw)})
     data["models"] = {"dir": str(tmp_path / "no-models")}  # stops the run right after the warnings
     path = write(tmp_path, data)
-    caplog.set_level(logging.WARNING, logger="cribside.edge.run_cli")
+    caplog.set_level(logging.WARNING, logger="cribside.commands.run")
     assert main(["run", "--config", str(path)]) == 2
-    warnings = [r.getMessage() for r in caplog.records if r.name == "cribside.edge.run_cli"]
+    warnings = [r.getMessage() for r in caplog.records if r.name == "cribside.commands.run"]
     assert any(f"mqtt.password_file: {pw} is readable by everyone" in w for w in warnings), warnings
     assert all("secret" not in w for w in warnings)

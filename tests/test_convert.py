@@ -15,8 +15,8 @@ from cribside.convert.modes import parse_modes
 from cribside.convert.parity import Predictions, compare
 from cribside.convert.run_data import HeldOutWindows
 from cribside.edge.errors import CribsideError
-from cribside.edge.manifest import MANIFEST_FILE, load_manifest
-from cribside.edge.runtime import ModelRuntime
+from cribside.edge.inference.manifest import MANIFEST_FILE, load_manifest
+from cribside.edge.inference.runtime import ModelRuntime
 
 # Issue 4's targets: class agreement with Keras per mode (int8 gated at 98%; the others
 # are float or float-activation and must agree on at least 99%).
@@ -160,7 +160,7 @@ def swapped_heads_models(tmp_path_factory):
 
 
 def test_heads_are_bound_by_name_not_position(swapped_heads_models) -> None:
-    from cribside.edge.model_io import BoundModel
+    from cribside.edge.inference.model_io import BoundModel
 
     model, path, spec = swapped_heads_models
     x = np.random.default_rng(0).normal(size=(1, 4, 640)).astype(np.float32)
@@ -222,7 +222,7 @@ def test_simulated_int8_latents_err_like_the_real_int8_encoder(trained_run: Path
     from cribside.convert.describe import describe_model
     from cribside.convert.export import split_standardization
     from cribside.convert.run_data import calibration_faces, held_out_windows
-    from cribside.edge.model_io import BoundModel
+    from cribside.edge.inference.model_io import BoundModel
     from cribside.training.int8_view import Int8Encoder
     from cribside.training.run import load_run
 

@@ -24,7 +24,7 @@ def test_float32_device_path_agrees_with_keras(trained_run_aligned, converted_mo
     monkeypatch.setenv("CRIBSIDE__MODELS__VARIANT", "float32")
     with caplog.at_level(logging.INFO, logger="cribside.edge"):
         report = evaluate_device(load_run(trained_run_aligned), converted_models_aligned)
-    choices = [r for r in caplog.records if r.name == "cribside.edge.runtime" and "variant float32" in r.getMessage()]
+    choices = [r for r in caplog.records if r.name == "cribside.edge.inference.runtime" and "variant float32" in r.getMessage()]
     assert len(choices) == 1  # one line for the model choice, not one per replayed recording
     assert report["synthetic"] is True
     assert report["device"]["n_windows"] > 0
@@ -52,7 +52,7 @@ def test_device_episodes_from_alert_levels() -> None:
 
 
 def test_replay_logs_each_message_once_but_every_warning() -> None:
-    from cribside.edge.replay import _each_message_once
+    from cribside.edge.app.replay import _each_message_once
 
     logger = logging.getLogger("cribside.test.once")
     seen: list[str] = []

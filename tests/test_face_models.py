@@ -11,7 +11,7 @@ import pytest
 from cribside.cli import main
 from cribside.edge.errors import CribsideError
 from cribside.edge.face import AlignerSettings, FaceAligner
-from cribside.edge.face.models import FACE_MODELS, ensure_face_models, fetch_face_models, sha256_file
+from cribside.edge.face.assets import FACE_MODELS, ensure_face_models, fetch_face_models, sha256_file
 
 
 def test_fetched_models_match_their_pins(face_models: dict[str, Path]) -> None:

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from cribside.edge.health import HealthMonitor, HealthSettings, frame_digest
+from cribside.edge.sources.health import HealthMonitor, HealthSettings, frame_digest
 
 WALL0 = 1_700_000_000.0
 SETTINGS = HealthSettings(stall_after_s=5.0, no_signal_after_s=30.0, frozen_frames=30)

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from cribside.edge.config import MqttConfig
-from cribside.edge.homeassistant import KNOWN_STATES, discovery_messages
-from cribside.edge.views import CameraView, state_payload
-from cribside.edge.window import Window
+from cribside.edge.comms.homeassistant import KNOWN_STATES, discovery_messages
+from cribside.edge.display.views import CameraView, state_payload
+from cribside.edge.temporal.window import Window
 
 MODEL = {"version": "t", "sha256": "0" * 64, "variant": "int8", "synthetic": True}
 ENV = jinja2.sandbox.ImmutableSandboxedEnvironment()

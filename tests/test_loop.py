@@ -19,18 +19,18 @@ import jsonschema
 import numpy as np
 import pytest
 
-from cribside.edge.alerts import AlertMachine, AlertSettings
-from cribside.edge.annotate import Annotator
-from cribside.edge.capture import Capture
-from cribside.edge.console import ConsolePrinter, ResultsWriter
-from cribside.edge.health import HealthMonitor, HealthSettings
-from cribside.edge.loop import CameraLoop, LoopSettings, Stages
-from cribside.edge.publisher import NullPublisher, load_schema
-from cribside.edge.runtime import Prediction
-from cribside.edge.sampling import Sampler
+from cribside.edge.temporal.alerts import AlertMachine, AlertSettings
+from cribside.edge.display.annotate import Annotator
+from cribside.edge.sources.capture import Capture
+from cribside.edge.display.console import ConsolePrinter, ResultsWriter
+from cribside.edge.sources.health import HealthMonitor, HealthSettings
+from cribside.edge.app.loop import CameraLoop, LoopSettings, Stages
+from cribside.edge.comms.contract import NullPublisher, load_schema
+from cribside.edge.inference.runtime import Prediction
+from cribside.edge.temporal.sampling import Sampler
 from cribside.edge.sources import Frame
-from cribside.edge.stats import RunStats
-from cribside.edge.window import LatentWindow
+from cribside.edge.app.stats import RunStats
+from cribside.edge.temporal.window import LatentWindow
 
 # Frame brightness encodes what the fakes see: no face, a calm face, a crying face in severe pain.
 NO_FACE, CALM, SEVERE = 0, 100, 200
@@ -275,7 +275,7 @@ def test_console_prints_events(capsys: pytest.CaptureFixture[str]) -> None:
 def test_systemd_notifier_datagrams(tmp_path: Path) -> None:
     import socket
 
-    from cribside.edge.systemd import Notifier
+    from cribside.edge.app.systemd import Notifier
 
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as server:
         server.bind(str(tmp_path / "notify"))
@@ -300,8 +300,8 @@ class DyingPublisher(Recorder):
 
 def test_a_dead_delivery_thread_ends_the_run_non_zero() -> None:
     from cribside.edge.errors import CribsideError
-    from cribside.edge.pipeline import Device
-    from cribside.edge.run_cli import run_device
+    from cribside.edge.app.build import Device
+    from cribside.edge.app.runner import run_device
 
     source = ListSource([CALM] * 10_000, live=True, frame_interval_s=0.01)
     loop, _ = make_loop(source)
@@ -314,8 +314,8 @@ def test_a_dead_delivery_thread_ends_the_run_non_zero() -> None:
 
 
 def test_a_hung_camera_loop_withholds_the_watchdog_then_ends_the_run() -> None:
-    from cribside.edge import run_cli
-    from cribside.edge.pipeline import Device
+    from cribside.edge.app import runner as run_cli
+    from cribside.edge.app.build import Device
 
     loop, rec = make_loop(ListSource([CALM], live=True))
     device = Device(rec, {"crib-1": loop})

@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 
 from cribside.edge.errors import CribsideError
-from cribside.edge.manifest import (
+from cribside.edge.inference.manifest import (
     MANIFEST_FILE,
     check_aligner,
     load_manifest,
@@ -18,7 +18,7 @@ from cribside.edge.manifest import (
     sha256_file,
     verify_files,
 )
-from cribside.edge.runtime import ModelRuntime
+from cribside.edge.inference.runtime import ModelRuntime
 from fixtures_models import copy_models
 
 SCHEMA_FILE = Path(__file__).parents[1] / "edge" / "schemas" / "manifest.schema.json"

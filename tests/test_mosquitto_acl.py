@@ -20,9 +20,9 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
 from cribside.edge.config import MqttConfig
-from cribside.edge.homeassistant import discovery_messages
-from cribside.edge.mqtt import MqttPublisher
-from cribside.edge.outbox import Outbox
+from cribside.edge.comms.homeassistant import discovery_messages
+from cribside.edge.comms.mqtt import MqttPublisher
+from cribside.edge.comms.outbox import Outbox
 from fixtures_acl import ACL_FILE, AclBroker, connack, publish_acked
 from fixtures_broker import WAIT_TIMEOUT_S
 from mqtt_payloads import alert_payload, state_payload, stats_payload, status_payload

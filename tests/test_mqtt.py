@@ -16,9 +16,9 @@ import jsonschema
 import pytest
 
 from cribside.edge.errors import CribsideError
-from cribside.edge.mqtt import MqttPublisher
-from cribside.edge.outbox import Outbox
-from cribside.edge.publisher import load_schema
+from cribside.edge.comms.mqtt import MqttPublisher
+from cribside.edge.comms.outbox import Outbox
+from cribside.edge.comms.contract import load_schema
 from mqtt_payloads import alert_payload, state_payload, stats_payload, status_payload
 
 DEV = "crib-1"
@@ -151,8 +151,8 @@ _KILLED_PUBLISHER = textwrap.dedent(
     import json, sys, time
     sys.path.insert(0, sys.argv[4])
     from cribside.edge.config import MqttConfig
-    from cribside.edge.mqtt import MqttPublisher
-    from cribside.edge.outbox import Outbox
+    from cribside.edge.comms.mqtt import MqttPublisher
+    from cribside.edge.comms.outbox import Outbox
     from mqtt_payloads import alert_payload
     cfg = MqttConfig.model_validate(json.loads(sys.argv[1]))
     pub = MqttPublisher(cfg, Outbox(sys.argv[2], 1000), ["crib-1"])
@@ -282,7 +282,7 @@ def test_password_auth(mosquitto_auth, subscriber, make_publisher, tmp_path, mon
 def test_wrong_password_is_a_clear_logged_error_with_retries(mosquitto_auth, subscriber, make_publisher, monkeypatch, caplog):
     wrong = "not-" + mosquitto_auth.password
     monkeypatch.setenv("CRIBSIDE_MQTT_PASSWORD", wrong)
-    caplog.set_level(logging.ERROR, logger="cribside.edge.mqtt")
+    caplog.set_level(logging.ERROR, logger="cribside.edge.comms.mqtt")
     pub = make_publisher(mosquitto_auth)
     pub.publish(DEV, "alert", alert_payload(0))
     assert wait_until(lambda: pub.health(DEV).link["failures"] >= 3), "no retry after refusal"

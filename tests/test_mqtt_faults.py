@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from cribside.edge.mqtt import MqttPublisher
-from cribside.edge.outbox import Outbox
+from cribside.edge.comms.mqtt import MqttPublisher
+from cribside.edge.comms.outbox import Outbox
 from fixtures_broker import OPENSSL, Broker, free_port
 from mqtt_payloads import alert_payload
 from test_mqtt import DEV, make_publisher, topic, validate, wait_until  # noqa: F401  (make_publisher: a fixture)
@@ -76,7 +76,7 @@ def test_reasons_never_echo_the_senders_text(mosquitto, subscriber, make_publish
 
 
 def test_a_dead_network_thread_is_a_fatal_problem(mosquitto, make_publisher):
-    from cribside.edge.run_cli import liveness
+    from cribside.edge.app.runner import liveness
 
     pub = make_publisher(mosquitto)
     assert wait_until(lambda: pub.connected)
@@ -95,9 +95,9 @@ DEVICE_SCRIPT = textwrap.dedent(
     """
     import sys, time
     from cribside.edge.config import MqttConfig
-    from cribside.edge.mqtt import MqttPublisher
-    from cribside.edge.outbox import Outbox
-    from cribside.edge.views import CameraView, state_payload
+    from cribside.edge.comms.mqtt import MqttPublisher
+    from cribside.edge.comms.outbox import Outbox
+    from cribside.edge.display.views import CameraView, state_payload
     cfg = MqttConfig.model_validate({"host": "127.0.0.1", "port": int(sys.argv[1]), "prefix": "test", "keepalive_s": 5,
                                      "reconnect": {"min_delay_s": 0.1, "max_delay_s": 0.5}})
     pub = MqttPublisher(cfg, Outbox(sys.argv[2], 100), ["crib-1"])
@@ -198,7 +198,7 @@ def _failing_publisher(broker: Broker, tmp_path: Path, tls: dict) -> MqttPublish
      ("no client certificate", "refused the client certificate")],
 )
 def test_tls_failures_name_their_reason_once(case, expected, mosquitto_tls, tls_certs, wrong_certs, tmp_path, caplog):
-    caplog.set_level(logging.INFO, logger="cribside.edge.mqtt")
+    caplog.set_level(logging.INFO, logger="cribside.edge.comms.mqtt")
     client = {"cert_file": str(tls_certs["client.crt"]), "key_file": str(tls_certs["client.key"])}
     broker = mosquitto_tls
     if case == "unknown CA":
@@ -222,7 +222,7 @@ def test_tls_failures_name_their_reason_once(case, expected, mosquitto_tls, tls_
 
 
 def test_two_processes_with_one_client_id_are_named(mosquitto, make_publisher, caplog):
-    caplog.set_level(logging.WARNING, logger="cribside.edge.mqtt")
+    caplog.set_level(logging.WARNING, logger="cribside.edge.comms.mqtt")
     make_publisher(mosquitto, client_id="shared-id")
     make_publisher(mosquitto, client_id="shared-id")
     assert wait_until(lambda: any("same client id" in r.getMessage() for r in caplog.records))

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from cribside.edge.errors import CribsideError
-from cribside.edge.outbox import Outbox
+from cribside.edge.comms.outbox import Outbox
 
 
 def put(box: Outbox, kind: str, topic: str, body: str) -> int:
@@ -134,7 +134,7 @@ def test_threads_share_one_outbox(tmp_path):
 _WRITER = textwrap.dedent(
     """
     import sys, time
-    from cribside.edge.outbox import Outbox
+    from cribside.edge.comms.outbox import Outbox
     box = Outbox(sys.argv[1], 1000)
     for i in range(int(sys.argv[2])):
         box.put("p/d/alerts", f"a{i}".encode(), 1, False, "alert")

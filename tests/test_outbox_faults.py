@@ -23,11 +23,11 @@ from typing import Callable, Iterator
 
 import pytest
 
-from cribside.edge import outbox as outbox_module
+from cribside.edge.comms import outbox as outbox_module
 from cribside.edge.errors import CribsideError
-from cribside.edge.outbox import LOW_SPACE_BYTES, Outbox, OutboxWriteError
+from cribside.edge.comms.outbox import LOW_SPACE_BYTES, Outbox, OutboxWriteError
 
-LOGGER = "cribside.edge.outbox"
+LOGGER = "cribside.edge.comms.outbox"
 
 
 def put(box: Outbox, body: str, topic: str = "p/d/alerts") -> int:

@@ -50,8 +50,8 @@ class LoopingCamera:
 
 
 def _run(config, models: Path, camera) -> tuple[threading.Thread, threading.Event, object]:
-    from cribside.edge.pipeline import Outputs, build_device
-    from cribside.edge.run_cli import run_device
+    from cribside.edge.app.build import Outputs, build_device
+    from cribside.edge.app.runner import run_device
 
     device = build_device(config, list(config.cameras), models, Outputs(console=False), sources={"crib-1": camera})
     stop = threading.Event()
@@ -99,7 +99,7 @@ def test_episode_open_at_a_crash_is_ended_by_the_next_boot(tmp_path, mosquitto, 
                                                           scripted_video) -> None:
     """A process killed mid-episode (here: its journal left as a crash leaves it) gets an end with reason restart."""
     from cribside.edge.config import load_config
-    from cribside.edge.pipeline import episode_journal_path
+    from cribside.edge.app.build import episode_journal_path
 
     sub = subscriber(mosquitto, ("test/#",))
     config = load_config(write_config(tmp_path, mosquitto, converted_models_aligned, "v4l2:0"))

@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 import yaml
 
-from cribside.edge.publisher import load_schema
+from cribside.edge.comms.contract import load_schema
 from cribside.edge.sources import Frame
 
 pytestmark = pytest.mark.slow
@@ -175,8 +175,8 @@ class StallingCamera:
 def test_stalled_camera_raises_no_signal_and_commands_answer(tmp_path, mosquitto, subscriber, converted_models_aligned,
                                                              scripted_video) -> None:
     from cribside.edge.config import load_config
-    from cribside.edge.pipeline import Outputs, build_device
-    from cribside.edge.run_cli import run_device
+    from cribside.edge.app.build import Outputs, build_device
+    from cribside.edge.app.runner import run_device
 
     sub = subscriber(mosquitto, ("test/#",))
     config = load_config(write_config(tmp_path, mosquitto, converted_models_aligned, "v4l2:0",

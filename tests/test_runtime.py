@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 
 from cribside.convert.export import split_standardization
-from cribside.edge.delegates import choose_delegate, load_delegate
+from cribside.edge.inference.delegates import choose_delegate, load_delegate
 from cribside.edge.errors import CribsideError
-from cribside.edge.manifest import MANIFEST_FILE, TensorBinding
-from cribside.edge.model_io import dequantize, quantize
-from cribside.edge.runtime import ModelRuntime, Prediction
+from cribside.edge.inference.manifest import MANIFEST_FILE, TensorBinding
+from cribside.edge.inference.model_io import dequantize, quantize
+from cribside.edge.inference.runtime import ModelRuntime, Prediction
 from fixtures_models import copy_models
 
 # Latent difference allowed between the TFLite encoder and the Keras encoder, relative to the
@@ -131,7 +131,7 @@ def test_a_library_without_the_delegate_symbol_is_named() -> None:
 
 
 def test_auto_logs_the_ladder_and_falls_back_to_cpu(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.INFO, logger="cribside.edge.delegates"):
+    with caplog.at_level(logging.INFO, logger="cribside.edge.inference.delegates"):
         choice = choose_delegate("auto", candidates=("edgetpu", "gpu"), libraries={"edgetpu": MISSING_EDGETPU})
     assert choice.name == "cpu" and choice.delegate is None
     assert MISSING_EDGETPU in choice.reason and "libtensorflowlite_gpu_delegate.so" in choice.reason
@@ -186,7 +186,7 @@ def test_edgetpu_build_runs_on_a_coral() -> None:
 def test_the_runtime_never_imports_tensorflow(converted_models: Path) -> None:
     code = (
         "import sys\n"
-        "from cribside.edge.runtime import ModelRuntime\n"
+        "from cribside.edge.inference.runtime import ModelRuntime\n"
         f"r = ModelRuntime.load({str(converted_models)!r}, delegate='cpu')\n"
         "import numpy as np\n"
         "r.classify(np.stack([r.encode(np.zeros((64, 64), np.uint8))] * r.manifest.window_length))\n"
@@ -199,7 +199,7 @@ def test_the_runtime_never_imports_tensorflow(converted_models: Path) -> None:
 
 
 def test_bench_models_times_calls_and_invokes_in_a_child(converted_models: Path) -> None:
-    from cribside.edge.runtime_bench import bench_case, format_table
+    from cribside.bench.models import bench_case, format_table
 
     case = bench_case(converted_models, "int8", 1, iterations=5)
     for key in ("encoder_ms", "encoder_invoke_ms", "classifier_ms", "classifier_invoke_ms"):

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from cribside.edge.sampling import Sampler
+from cribside.edge.temporal.sampling import Sampler
 
 MODEL_FPS = 3.0
 

@@ -8,8 +8,8 @@ import jsonschema
 import pytest
 
 from cribside.edge.config import MqttConfig
-from cribside.edge.homeassistant import discovery_messages
-from cribside.edge.publisher import SCHEMA_VERSION, EnvelopeStamper, NullPublisher, encode_payload, load_schema
+from cribside.edge.comms.homeassistant import discovery_messages
+from cribside.edge.comms.contract import SCHEMA_VERSION, EnvelopeStamper, NullPublisher, encode_payload, load_schema
 from mqtt_payloads import alert_payload, state_payload, stats_payload, status_payload
 
 KINDS = ("state", "alert", "status", "stats", "cmd_result", "cmd_ack", "cmd_snooze")

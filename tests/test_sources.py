@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from cribside.edge.capture import Backoff, Capture, EndOfSource
+from cribside.edge.sources.capture import Backoff, Capture, EndOfSource
 from cribside.edge.errors import CribsideError
 from cribside.edge.sources import Frame, SourceLost, SourceOptions, open_source
 from cribside.edge.sources.folder import FolderSource

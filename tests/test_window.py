@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from cribside.edge.window import LatentWindow
+from cribside.edge.temporal.window import LatentWindow
 
 L, D = 4, 640
 PERIOD = 1 / 3

@@ -25,9 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from cribside.edge.alerts import AlertSettings
+from cribside.edge.temporal.alerts import AlertSettings
 from cribside.edge.errors import CribsideError
-from cribside.edge.replay import replay
+from cribside.edge.app.replay import replay
 from cribside.edge.sources.folder import IMAGE_SUFFIXES
 
 DISTRESS_LEVELS = {"cry", "moderate_pain", "severe_pain"}

@@ -24,7 +24,7 @@ from cribside.edge.face.crop import crop_rect, eye_angle_rad, eye_centers, warp_
 from cribside.edge.face.detector import BlazeFaceDetector, Detection
 from cribside.edge.face.geometry import RotatedRect
 from cribside.edge.face.landmarks import FaceMeshModel, MeshResult
-from cribside.edge.face.models import FACE_MODELS, ensure_face_models
+from cribside.edge.face.assets import FACE_MODELS, ensure_face_models
 from cribside.edge.face.settings import AlignerSettings
 from cribside.edge.face.types import AlignedFace
 

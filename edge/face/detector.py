@@ -16,7 +16,7 @@ import numpy as np
 
 from cribside.edge.face.anchors import AnchorSpec, anchor_centers
 from cribside.edge.face.geometry import RotatedRect, apply_affine, invert_affine, rect_to_image, rotation_about
-from cribside.edge.litert import load_interpreter
+from cribside.edge.inference.litert import load_interpreter
 
 # MediaPipe clips raw scores to +-100 before the sigmoid.
 _SCORE_CLIP = 100.0

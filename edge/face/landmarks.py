@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from cribside.edge.face.geometry import RotatedRect, apply_affine, rect_to_image
-from cribside.edge.litert import load_interpreter
+from cribside.edge.inference.litert import load_interpreter
 
 NUM_LANDMARKS = 468
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from cribside.edge.errors import CribsideError
-from cribside.edge.face.models import FACE_MODELS, MEDIAPIPE_VERSION
+from cribside.edge.face.assets import FACE_MODELS, MEDIAPIPE_VERSION
 
 Select = Literal["largest", "center", "score"]
 SELECT_MODES: tuple[str, ...] = ("largest", "center", "score")

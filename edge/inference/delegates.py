@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
 from cribside.edge.errors import CribsideError
-from cribside.edge.litert import interpreter_module
+from cribside.edge.inference.litert import interpreter_module
 
 log = logging.getLogger(__name__)
 

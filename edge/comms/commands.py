@@ -26,8 +26,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from cribside.edge.alerts import MAX_SNOOZE_MINUTES
-from cribside.edge.publisher import CommandHandler
+from cribside.edge.temporal.alerts import MAX_SNOOZE_MINUTES
+from cribside.edge.comms.contract import CommandHandler
 
 log = logging.getLogger(__name__)
 

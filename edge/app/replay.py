@@ -22,7 +22,7 @@ from cribside.edge.config import CameraConfig, DeviceConfig, config_from_dict
 
 # Every replayed recording is one camera loop with its own models: these loggers would repeat the
 # same delegate and variant choice for each one.
-_ONCE_LOGGERS = ("cribside.edge.delegates", "cribside.edge.runtime")
+_ONCE_LOGGERS = ("cribside.edge.inference.delegates", "cribside.edge.inference.runtime")
 
 
 def camera_id(name: str) -> str:
@@ -42,7 +42,7 @@ def replay(specs: dict[str, str], models: Path, config: DeviceConfig | None = No
         parallel: recordings run at once, one camera loop each (default: the CPU count).
 
     Returns:
-        name -> the ``--results`` rows of that recording, in order (see ``cribside.edge.views.result_row``).
+        name -> the ``--results`` rows of that recording, in order (see ``cribside.edge.display.views.result_row``).
 
     Raises:
         CribsideError: unreadable recordings or models (before anything runs), or a loop that failed.
@@ -88,8 +88,8 @@ def _each_message_once(names: tuple[str, ...]) -> Iterator[None]:
 
 
 def _run_batch(config: DeviceConfig, cameras: list[CameraConfig], models: Path) -> list[dict[str, Any]]:
-    from cribside.edge.pipeline import Outputs, build_device
-    from cribside.edge.run_cli import run_device
+    from cribside.edge.app.build import Outputs, build_device
+    from cribside.edge.app.runner import run_device
 
     with tempfile.TemporaryDirectory(prefix="cribside-replay-") as tmp:
         results = Path(tmp) / "results.jsonl"

@@ -20,7 +20,7 @@ so a ward full of devices does not hammer a restarted broker in lockstep.
 Nothing a client on the broker sends can stop this: every paho callback is
 total (an exception is logged at the callback boundary, never re-raised into
 paho's network thread), command payloads are bounded and parsed with limits
-(:mod:`cribside.edge.commands`), and :meth:`MqttPublisher.problems` names a
+(:mod:`cribside.edge.comms.commands`), and :meth:`MqttPublisher.problems` names a
 dead network or sender thread so ``cribside run`` withholds the watchdog and
 exits non-zero. At a stop whose ``offline`` was not acknowledged, the client
 disconnects with MQTT 5's "disconnect with will message", so the broker still
@@ -57,13 +57,13 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from cribside.edge import homeassistant
-from cribside.edge.commands import handle_command
+from cribside.edge.comms import homeassistant
+from cribside.edge.comms.commands import handle_command
 from cribside.edge.config import MqttConfig, default_client_id
 from cribside.edge.errors import CribsideError
-from cribside.edge.outbox import LOW_SPACE_BYTES, Outbox, OutboxWriteError
-from cribside.edge.publisher import KINDS, CommandHandler, DeliveryHealth, EnvelopeStamper, device_topic, encode_payload
-from cribside.edge.secrets import read_mqtt_password
+from cribside.edge.comms.outbox import LOW_SPACE_BYTES, Outbox, OutboxWriteError
+from cribside.edge.comms.contract import KINDS, CommandHandler, DeliveryHealth, EnvelopeStamper, device_topic, encode_payload
+from cribside.edge.config.secrets import read_mqtt_password
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from cribside.edge.face.models import MEDIAPIPE_VERSION, default_models_dir, fetch_face_models
+from cribside.edge.face.assets import MEDIAPIPE_VERSION, default_models_dir, fetch_face_models
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -35,7 +35,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from cribside.edge.errors import CribsideError
-from cribside.edge.stats import STAGES
+from cribside.edge.app.stats import STAGES
 
 TARGETS = {"fps": 100.0, "p99_ms": 50.0, "cpu_percent": 10.0, "rss_mb": 300.0}
 
@@ -78,8 +78,8 @@ def run(args: argparse.Namespace) -> int:
 # -- phases ---------------------------------------------------------------------------------------
 def _throughput(video: Path, models: Path) -> dict[str, Any]:
     from cribside.edge.config import CameraConfig, DeviceConfig
-    from cribside.edge.pipeline import Outputs, build_device
-    from cribside.edge.run_cli import run_device
+    from cribside.edge.app.build import Outputs, build_device
+    from cribside.edge.app.runner import run_device
 
     config = DeviceConfig()
     cameras = [CameraConfig(device_id="bench", source=str(video))]
@@ -101,8 +101,8 @@ def _live(video: Path, models: Path, host: str, port: int, seconds: float, work:
     from paho.mqtt.enums import CallbackAPIVersion
 
     from cribside.edge.config import config_from_dict
-    from cribside.edge.pipeline import Outputs, build_device
-    from cribside.edge.run_cli import run_device
+    from cribside.edge.app.build import Outputs, build_device
+    from cribside.edge.app.runner import run_device
 
     config = config_from_dict({
         "mqtt": {"host": host, "port": port, "prefix": "bench"},

@@ -1,6 +1,6 @@
 """The device configuration: one YAML file, validated before anything starts.
 
-The sections are pydantic models in :mod:`cribside.edge.config_models`
+The sections are pydantic models in :mod:`cribside.edge.config.models`
 (re-exported here); this module reads the file, applies environment overrides
 and turns validation errors into one ``field.path: message`` line each.
 
@@ -23,7 +23,7 @@ from typing import Any, Mapping
 import yaml
 from pydantic import ValidationError
 
-from cribside.edge.config_models import (
+from cribside.edge.config.models import (
     DEVICE_ID_PATTERN,
     AlertsConfig,
     AlignerConfig,

@@ -3,7 +3,7 @@
 Every section has ``extra="forbid"`` (a typo is an error, not a silently ignored
 key) and every field a description, so the exported JSON Schema documents the
 file. The models do no I/O: reading the file and environment overrides live in
-:mod:`cribside.edge.config`, secrets in :mod:`cribside.edge.secrets`.
+:mod:`cribside.edge.config`, secrets in :mod:`cribside.edge.config.secrets`.
 """
 
 from __future__ import annotations

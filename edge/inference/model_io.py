@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 
 from cribside.edge.errors import CribsideError
-from cribside.edge.litert import load_interpreter
-from cribside.edge.manifest import ModelFile, TensorBinding
+from cribside.edge.inference.litert import load_interpreter
+from cribside.edge.inference.manifest import ModelFile, TensorBinding
 
 _NUMPY_DTYPES: dict[str, Any] = {
     "float32": np.float32,

@@ -19,19 +19,19 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from cribside.edge.alerts import AlertEvent, AlertMachine, Reading
-from cribside.edge.annotate import Annotator
-from cribside.edge.capture import Capture, EndOfSource
-from cribside.edge.console import ConsolePrinter, ResultsWriter
-from cribside.edge.episodes import EpisodeJournal, restart_end
+from cribside.edge.temporal.alerts import AlertEvent, AlertMachine, Reading
+from cribside.edge.display.annotate import Annotator
+from cribside.edge.sources.capture import Capture, EndOfSource
+from cribside.edge.display.console import ConsolePrinter, ResultsWriter
+from cribside.edge.comms.episodes import EpisodeJournal, restart_end
 from cribside.edge.errors import CribsideError
-from cribside.edge.health import CaptureStatus, HealthMonitor
-from cribside.edge.publisher import DeliveryHealth, Publisher
-from cribside.edge.sampling import Sampler
+from cribside.edge.sources.health import CaptureStatus, HealthMonitor
+from cribside.edge.comms.contract import DeliveryHealth, Publisher
+from cribside.edge.temporal.sampling import Sampler
 from cribside.edge.sources.base import Frame
-from cribside.edge.stats import RunStats
-from cribside.edge.views import CameraView, overlay, result_row, state_key, state_payload
-from cribside.edge.window import LatentWindow
+from cribside.edge.app.stats import RunStats
+from cribside.edge.display.views import CameraView, overlay, result_row, state_key, state_payload
+from cribside.edge.temporal.window import LatentWindow
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ class Aligner(Protocol):
 
 
 class Runtime(Protocol):
-    """The model runtime as the loop uses it (``cribside.edge.runtime.ModelRuntime``)."""
+    """The model runtime as the loop uses it (``cribside.edge.inference.runtime.ModelRuntime``)."""
 
     delegate: str
     variant: str

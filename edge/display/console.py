@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from cribside.edge.errors import CribsideError
-from cribside.edge.views import state_key
+from cribside.edge.display.views import state_key
 
 
 def _clock(t_s: float | None, wall_ts: float | None) -> str:

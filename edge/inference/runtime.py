@@ -16,10 +16,10 @@ from typing import Mapping
 
 import numpy as np
 
-from cribside.edge.delegates import AUTO_LADDER, DelegateChoice, choose_delegate
+from cribside.edge.inference.delegates import AUTO_LADDER, DelegateChoice, choose_delegate
 from cribside.edge.errors import CribsideError
-from cribside.edge.manifest import VARIANT_NAMES, Manifest, Variant, check_aligner, load_manifest, verify_files
-from cribside.edge.model_io import BoundModel
+from cribside.edge.inference.manifest import VARIANT_NAMES, Manifest, Variant, check_aligner, load_manifest, verify_files
+from cribside.edge.inference.model_io import BoundModel
 
 log = logging.getLogger(__name__)
 

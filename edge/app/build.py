@@ -1,7 +1,7 @@
 """Builds the device from its configuration: the only place that names concrete classes.
 
 ``cribside run`` and ``cribside bench run`` both call :func:`build_device`; the
-loop itself (:mod:`cribside.edge.loop`) only sees the stages it is handed.
+loop itself (:mod:`cribside.edge.app.loop`) only sees the stages it is handed.
 """
 
 from __future__ import annotations
@@ -14,20 +14,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cribside.edge.alerts import AlertMachine, AlertSettings
-from cribside.edge.annotate import Annotator
-from cribside.edge.capture import Capture
+from cribside.edge.temporal.alerts import AlertMachine, AlertSettings
+from cribside.edge.display.annotate import Annotator
+from cribside.edge.sources.capture import Capture
 from cribside.edge.config import CameraConfig, DeviceConfig
-from cribside.edge.console import ConsolePrinter, ResultsWriter
-from cribside.edge.episodes import EpisodeJournal
+from cribside.edge.display.console import ConsolePrinter, ResultsWriter
+from cribside.edge.comms.episodes import EpisodeJournal
 from cribside.edge.errors import CribsideError
-from cribside.edge.health import HealthMonitor, HealthSettings
-from cribside.edge.loop import CameraLoop, LoopSettings, Stages
-from cribside.edge.publisher import NullPublisher, Publisher
-from cribside.edge.sampling import Sampler
+from cribside.edge.sources.health import HealthMonitor, HealthSettings
+from cribside.edge.app.loop import CameraLoop, LoopSettings, Stages
+from cribside.edge.comms.contract import NullPublisher, Publisher
+from cribside.edge.temporal.sampling import Sampler
 from cribside.edge.sources.base import FrameSource, SourceOptions, open_source
-from cribside.edge.stats import RunStats
-from cribside.edge.window import LatentWindow
+from cribside.edge.app.stats import RunStats
+from cribside.edge.temporal.window import LatentWindow
 
 log = logging.getLogger(__name__)
 
@@ -96,8 +96,8 @@ def build_publisher(config: DeviceConfig, device_ids: list[str], boot_id: str, c
     """MQTT through the durable outbox when the config has an ``mqtt`` section, else a NullPublisher."""
     if config.mqtt is None:
         return NullPublisher(boot_id)
-    from cribside.edge.mqtt import MqttPublisher
-    from cribside.edge.outbox import Outbox
+    from cribside.edge.comms.mqtt import MqttPublisher
+    from cribside.edge.comms.outbox import Outbox
 
     outbox = closers.enter_context(Outbox(config.outbox.path, config.outbox.max_messages, sync=config.outbox.sync))
     return MqttPublisher(config.mqtt, outbox, device_ids, boot_id=boot_id)
@@ -163,7 +163,7 @@ def build_device(
 
 
 def episode_journal_path(config: DeviceConfig) -> Path:
-    """``<outbox file>.episodes.json``: the open-episode journal of :mod:`cribside.edge.episodes`."""
+    """``<outbox file>.episodes.json``: the open-episode journal of :mod:`cribside.edge.comms.episodes`."""
     outbox = Path(config.outbox.path)
     return outbox.with_name(outbox.name + ".episodes.json")
 
@@ -175,7 +175,7 @@ def _open(camera: CameraConfig) -> FrameSource:
 
 def _camera_loop(shared: _Shared, camera: CameraConfig, source: FrameSource, closers: contextlib.ExitStack) -> CameraLoop:
     from cribside.edge.face import AlignerSettings, FaceAligner
-    from cribside.edge.runtime import ModelRuntime
+    from cribside.edge.inference.runtime import ModelRuntime
 
     config = shared.config
     # One aligner and one runtime per camera: LiteRT interpreters are not thread-safe.

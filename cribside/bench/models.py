@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from cribside.edge.errors import CribsideError
-from cribside.edge.manifest import load_manifest
+from cribside.edge.inference.manifest import load_manifest
 
 _WARMUP = 20
 
@@ -65,7 +65,7 @@ def bench_case(models_dir: str | Path, variant: str, threads: int, iterations: i
 
 
 def _bench_in_child(models_dir: str, variant: str, threads: int, iterations: int) -> dict[str, Any]:
-    from cribside.edge.runtime import ModelRuntime
+    from cribside.edge.inference.runtime import ModelRuntime
 
     delegate = "edgetpu" if variant == "edgetpu" else "cpu"
     case: dict[str, Any] = {"variant": variant, "threads": threads, "delegate": delegate}

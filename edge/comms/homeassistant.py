@@ -12,7 +12,7 @@ import json
 
 from cribside import __version__
 from cribside.edge.config import MqttConfig
-from cribside.edge.publisher import device_topic
+from cribside.edge.comms.contract import device_topic
 
 # Home Assistant sets an entity to "unknown" when its value template renders the text None.
 # Every template maps the labels it knows and nothing else: an unknown label (no face, no window,

@@ -10,7 +10,7 @@ one line naming the field and the path; any problem exits 2. Otherwise it prints
 
 Warnings (printed, exit 0): a password or TLS key file others can read, a config
 others can change, a password sent over plain TCP to another host
-(:func:`cribside.edge.secrets.security_warnings`).
+(:func:`cribside.edge.config.secrets.security_warnings`).
 
 Secrets are never printed: the summary says where a password comes from, not
 what it is, and stream URLs lose their ``user:password@`` everywhere in the output.
@@ -27,7 +27,7 @@ from typing import Mapping
 
 from cribside.edge.config import ConfigError, DeviceConfig, MqttConfig, load_config
 from cribside.edge.errors import CribsideError
-from cribside.edge.secrets import password_source, read_mqtt_password, security_warnings
+from cribside.edge.config.secrets import password_source, read_mqtt_password, security_warnings
 from cribside.edge.sources.base import SourceOptions, file_source_path, open_source, redact_url
 
 
@@ -86,7 +86,7 @@ def check_references(cfg: DeviceConfig, env: Mapping[str, str] | None = None) ->
 def _check_models(cfg: DeviceConfig) -> list[str]:
     """The models folder, its manifest, the files it names and the aligner they were trained with."""
     from cribside.edge.face.settings import AlignerSettings
-    from cribside.edge.manifest import MANIFEST_FILE, check_aligner, parse_manifest, sha256_file
+    from cribside.edge.inference.manifest import MANIFEST_FILE, check_aligner, parse_manifest, sha256_file
 
     folder = Path(cfg.models.dir)
     manifest_path = folder / MANIFEST_FILE
@@ -130,7 +130,7 @@ def _check_models(cfg: DeviceConfig) -> list[str]:
 
 def _check_face_models(env: Mapping[str, str]) -> list[str]:
     """MediaPipe's face models where the aligner looks: ``$CRIBSIDE_FACE_MODELS`` or the user's cache."""
-    from cribside.edge.face.models import ENV_DIR, default_models_dir, ensure_face_models
+    from cribside.edge.face.assets import ENV_DIR, default_models_dir, ensure_face_models
 
     folder = Path(env[ENV_DIR]).expanduser() if env.get(ENV_DIR) else default_models_dir()
     try:

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from cribside.edge.annotate import Overlay
-from cribside.edge.window import Window
+from cribside.edge.display.annotate import Overlay
+from cribside.edge.temporal.window import Window
 
 UNKNOWN: dict[str, Any] = {"label": "unknown", "p": None}
 

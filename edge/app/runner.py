@@ -1,7 +1,4 @@
-"""``cribside run``: watch cameras or videos, print events, publish state and alerts over MQTT.
-
-    cribside run --models MODELS --source video.mp4 --annotate out.mp4     # no config: terminal only
-    cribside run --config /etc/cribside/config.yaml                        # the service
+"""Runs a built device: one thread per camera loop, signals, the watchdog and liveness (``cribside run``).
 
 SIGTERM or SIGINT: every camera finishes its current frame, the outbox is
 flushed, ``offline`` is published, and the process exits 0. Under systemd
@@ -18,19 +15,17 @@ device as a watching one.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import signal
 import threading
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cribside.edge.errors import CribsideError
-from cribside.edge.systemd import Notifier
+from cribside.edge.app.systemd import Notifier
 
 if TYPE_CHECKING:
-    from cribside.edge.pipeline import Device
+    from cribside.edge.app.build import Device
 
 log = logging.getLogger(__name__)
 
@@ -39,40 +34,6 @@ log = logging.getLogger(__name__)
 _HUNG_AFTER_S = 10.0
 # Hung this long: the process ends itself (non-zero), systemd or not.
 _HUNG_EXIT_S = 30.0
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Register ``cribside run``'s options."""
-    parser.add_argument("--config", type=Path, help="device config YAML (without: defaults, no MQTT, terminal only)")
-    parser.add_argument("--source", help="overrides the first camera's source (or creates camera 'demo'): "
-                        "picamera2 | v4l2:N | rtsp://... | gst:PIPELINE | file:VIDEO | frames:DIR | a path")
-    parser.add_argument("--models", type=Path, help="models folder with manifest.json (overrides models.dir)")
-    parser.add_argument("--annotate", type=Path, metavar="OUT.mp4", help="write the annotated video (face box, labels, alert)")
-    parser.add_argument("--results", type=Path, metavar="OUT.jsonl", help="write one JSON line per sampled frame")
-    parser.add_argument("--realtime", action="store_true", help="play video files at their own pace")
-    parser.add_argument("--max-seconds", type=float, metavar="S", help="stop after S seconds of running")
-    parser.add_argument("--stats", action="store_true", help="also print the periodic stats in the terminal")
-
-
-def run(args: argparse.Namespace) -> int:
-    """Build the device, run every camera until the sources end or a signal arrives."""
-    from cribside.edge.config import config_from_dict, load_config
-    from cribside.edge.pipeline import Outputs, build_device, cameras_with_source
-
-    # Without a file: the defaults, still with CRIBSIDE__SECTION__FIELD environment overrides.
-    config = load_config(args.config) if args.config else config_from_dict({}, source="defaults")
-    from cribside.edge.secrets import security_warnings
-
-    for warning in security_warnings(config, args.config):
-        log.warning("%s", warning)
-    cameras = cameras_with_source(config, args.source, args.realtime)
-    models_dir = args.models or config.models.dir
-    if not (Path(models_dir) / "manifest.json").is_file():
-        raise CribsideError(f"no models in {models_dir} (manifest.json missing): give --models DIR or set models.dir")
-    outputs = Outputs(annotate=args.annotate, results=args.results, show_stats=args.stats)
-    device = build_device(config, cameras, Path(models_dir), outputs)
-    with device.closers:
-        return run_device(device, max_seconds=args.max_seconds)
 
 
 def run_device(device: Device, *, max_seconds: float | None = None, stop: threading.Event | None = None) -> int:

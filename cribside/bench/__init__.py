@@ -1,0 +1,1 @@
+"""``cribside bench ...``: timing commands whose figures go into benchmarks/RESULTS.md."""
