@@ -27,6 +27,7 @@ class LoopingCamera:
 
     live = True
     name = "looping"
+    fps = None
 
     def __init__(self, video: Path) -> None:
         self.video = video

@@ -152,6 +152,7 @@ class StallingCamera:
 
     live = True
     name = "stalling"
+    fps = None
 
     def __init__(self, video: Path, frames: int) -> None:
         self.video = video

@@ -28,7 +28,8 @@ from typing import Mapping
 from cribside.edge.config import ConfigError, DeviceConfig, MqttConfig, load_config
 from cribside.edge.errors import CribsideError
 from cribside.edge.config.secrets import password_source, read_mqtt_password, security_warnings
-from cribside.edge.sources.base import SourceOptions, file_source_path, open_source, redact_url
+from cribside.edge.sources.base import SourceOptions, file_source_path, redact_url
+from cribside.edge.sources.registry import open_source
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -13,6 +13,7 @@ import argparse
 import logging
 from pathlib import Path
 
+from cribside import __version__
 from cribside.edge.errors import CribsideError
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,6 @@ def run(args: argparse.Namespace) -> int:
     if not (Path(models_dir) / "manifest.json").is_file():
         raise CribsideError(f"no models in {models_dir} (manifest.json missing): give --models DIR or set models.dir")
     outputs = Outputs(annotate=args.annotate, results=args.results, show_stats=args.stats)
-    device = build_device(config, cameras, Path(models_dir), outputs)
+    device = build_device(config, cameras, Path(models_dir), outputs, sw_version=__version__)
     with device.closers:
         return run_device(device, max_seconds=args.max_seconds)

@@ -14,19 +14,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cribside.edge.temporal.alerts import AlertMachine, AlertSettings
-from cribside.edge.display.annotate import Annotator
-from cribside.edge.sources.capture import Capture
-from cribside.edge.config import CameraConfig, DeviceConfig
-from cribside.edge.display.console import ConsolePrinter, ResultsWriter
-from cribside.edge.comms.episodes import EpisodeJournal
-from cribside.edge.errors import CribsideError
-from cribside.edge.sources.health import HealthMonitor, HealthSettings
 from cribside.edge.app.loop import CameraLoop, LoopSettings, Stages
-from cribside.edge.comms.contract import NullPublisher, Publisher
-from cribside.edge.temporal.sampling import Sampler
-from cribside.edge.sources.base import FrameSource, SourceOptions, open_source
 from cribside.edge.app.stats import RunStats
+from cribside.edge.comms.contract import NullPublisher, Publisher
+from cribside.edge.comms.episodes import EpisodeJournal
+from cribside.edge.config import CameraConfig, DeviceConfig
+from cribside.edge.display.annotate import Annotator
+from cribside.edge.display.console import ConsolePrinter, ResultsSink, ResultsWriter
+from cribside.edge.errors import CribsideError
+from cribside.edge.sources.base import FrameSource, SourceOptions
+from cribside.edge.sources.capture import Capture
+from cribside.edge.sources.health import HealthMonitor, HealthSettings
+from cribside.edge.sources.registry import open_source
+from cribside.edge.temporal.alerts import AlertMachine, AlertSettings
+from cribside.edge.temporal.sampling import Sampler
 from cribside.edge.temporal.window import LatentWindow
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ class Outputs:
     Attributes:
         annotate: ``--annotate`` video path (one file per camera when several).
         results: ``--results`` JSONL path (shared by every camera).
+        results_sink: where result rows go instead of a file (e.g. :class:`MemoryResults`).
         console: print events in the terminal.
         show_stats: also print stats lines.
         every_frame: classify every frame (``bench run``) instead of the manifest's fps.
@@ -51,6 +53,7 @@ class Outputs:
 
     annotate: Path | None = None
     results: Path | None = None
+    results_sink: ResultsSink | None = None
     console: bool = True
     show_stats: bool = False
     every_frame: bool = False
@@ -92,7 +95,9 @@ def cameras_with_source(config: DeviceConfig, source: str | None, realtime: bool
     return cameras
 
 
-def build_publisher(config: DeviceConfig, device_ids: list[str], boot_id: str, closers: contextlib.ExitStack) -> Publisher:
+def build_publisher(
+    config: DeviceConfig, device_ids: list[str], boot_id: str, closers: contextlib.ExitStack, sw_version: str = "unknown"
+) -> Publisher:
     """MQTT through the durable outbox when the config has an ``mqtt`` section, else a NullPublisher."""
     if config.mqtt is None:
         return NullPublisher(boot_id)
@@ -100,7 +105,7 @@ def build_publisher(config: DeviceConfig, device_ids: list[str], boot_id: str, c
     from cribside.edge.comms.outbox import Outbox
 
     outbox = closers.enter_context(Outbox(config.outbox.path, config.outbox.max_messages, sync=config.outbox.sync))
-    return MqttPublisher(config.mqtt, outbox, device_ids, boot_id=boot_id)
+    return MqttPublisher(config.mqtt, outbox, device_ids, boot_id=boot_id, sw_version=sw_version)
 
 
 @dataclass(frozen=True)
@@ -112,7 +117,7 @@ class _Shared:
     outputs: Outputs
     publisher: Publisher
     console: ConsolePrinter | None
-    results: ResultsWriter | None
+    results: ResultsSink | None
     boot_id: str
     n_cameras: int
     journal: EpisodeJournal | None
@@ -126,6 +131,7 @@ def build_device(
     *,
     publisher: Publisher | None = None,
     sources: dict[str, FrameSource] | None = None,
+    sw_version: str = "unknown",
 ) -> Device:
     """Open every source, aligner and model, and wire one loop per camera.
 
@@ -135,6 +141,7 @@ def build_device(
     Args:
         publisher: use this instead of the one the config names.
         sources: device_id -> an already built source, instead of opening the camera's spec.
+        sw_version: the cribside version, for Home Assistant's device registry (from the command layer).
 
     Raises:
         CribsideError: with one line naming the thing at fault.
@@ -145,8 +152,10 @@ def build_device(
     try:
         opened = {c.device_id: given.get(c.device_id) or _open(c) for c in cameras}
         if publisher is None:
-            publisher = build_publisher(config, list(opened), boot_id, closers)
-        results = ResultsWriter(outputs.results) if outputs.results else None
+            publisher = build_publisher(config, list(opened), boot_id, closers, sw_version)
+        results: ResultsSink | None = outputs.results_sink
+        if results is None and outputs.results:
+            results = ResultsWriter(outputs.results)
         if results is not None:
             closers.callback(results.close)
         console = ConsolePrinter(show_stats=outputs.show_stats) if outputs.console else None
@@ -235,4 +244,4 @@ def _annotator(shared: _Shared, camera: CameraConfig, source: FrameSource) -> An
     if shared.n_cameras > 1:
         path = path.with_name(f"{path.stem}-{camera.device_id}{path.suffix}")
     # Files write at their own rate; a live camera's rate is unknown up front.
-    return Annotator(path, fps=float(getattr(source, "fps", 0) or 10.0))
+    return Annotator(path, fps=float(source.fps or 10.0))

@@ -15,42 +15,22 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
-import numpy as np
-
-from cribside.edge.temporal.alerts import AlertEvent, AlertMachine, Reading
-from cribside.edge.display.annotate import Annotator
-from cribside.edge.sources.capture import Capture, EndOfSource
-from cribside.edge.display.console import ConsolePrinter, ResultsWriter
-from cribside.edge.comms.episodes import EpisodeJournal, restart_end
-from cribside.edge.errors import CribsideError
-from cribside.edge.sources.health import CaptureStatus, HealthMonitor
-from cribside.edge.comms.contract import DeliveryHealth, Publisher
-from cribside.edge.temporal.sampling import Sampler
-from cribside.edge.sources.base import Frame
 from cribside.edge.app.stats import RunStats
+from cribside.edge.comms.episodes import EpisodeJournal, restart_end
+from cribside.edge.display.annotate import Annotator
+from cribside.edge.display.console import ConsolePrinter, ResultsSink
 from cribside.edge.display.views import CameraView, overlay, result_row, state_key, state_payload
+from cribside.edge.errors import CribsideError
+from cribside.edge.sources.capture import Capture, EndOfSource
+from cribside.edge.sources.health import CaptureStatus, HealthMonitor
+from cribside.edge.temporal.alerts import AlertEvent, AlertMachine, Reading
+from cribside.edge.temporal.sampling import Sampler
 from cribside.edge.temporal.window import LatentWindow
+from cribside.edge.types import Aligner, DeliveryHealth, Frame, Publisher, Runtime
 
 log = logging.getLogger(__name__)
-
-
-class Aligner(Protocol):
-    """The face aligner as the loop uses it (``cribside.edge.face.FaceAligner``)."""
-
-    def align(self, bgr: np.ndarray) -> Any: ...
-
-
-class Runtime(Protocol):
-    """The model runtime as the loop uses it (``cribside.edge.inference.runtime.ModelRuntime``)."""
-
-    delegate: str
-    variant: str
-
-    def encode(self, crop: np.ndarray) -> np.ndarray: ...
-
-    def classify(self, window: np.ndarray) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -92,7 +72,7 @@ class Stages:
     stats: RunStats
     publisher: Publisher
     console: ConsolePrinter | None = None
-    results: ResultsWriter | None = None
+    results: ResultsSink | None = None
     annotator: Annotator | None = None
     journal: EpisodeJournal | None = None
 

@@ -9,11 +9,9 @@ train/serve skew of their own.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import re
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -90,10 +88,10 @@ def _each_message_once(names: tuple[str, ...]) -> Iterator[None]:
 def _run_batch(config: DeviceConfig, cameras: list[CameraConfig], models: Path) -> list[dict[str, Any]]:
     from cribside.edge.app.build import Outputs, build_device
     from cribside.edge.app.runner import run_device
+    from cribside.edge.display.console import MemoryResults
 
-    with tempfile.TemporaryDirectory(prefix="cribside-replay-") as tmp:
-        results = Path(tmp) / "results.jsonl"
-        device = build_device(config, cameras, models, Outputs(results=results, console=False))
-        with device.closers:
-            run_device(device)
-        return [json.loads(line) for line in results.read_text(encoding="utf-8").splitlines()]
+    results = MemoryResults()
+    device = build_device(config, cameras, models, Outputs(results_sink=results, console=False))
+    with device.closers:
+        run_device(device)
+    return results.rows

@@ -21,8 +21,8 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from cribside.edge.errors import CribsideError
 from cribside.edge.app.systemd import Notifier
+from cribside.edge.errors import CribsideError
 
 if TYPE_CHECKING:
     from cribside.edge.app.build import Device

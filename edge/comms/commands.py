@@ -26,8 +26,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from cribside.edge.temporal.alerts import MAX_SNOOZE_MINUTES
 from cribside.edge.comms.contract import CommandHandler
+from cribside.edge.temporal.alerts import MAX_SNOOZE_MINUTES
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,14 @@ import time
 import uuid
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any, Callable, Protocol
+from typing import Any
+
+from cribside.edge.types import CommandHandler, DeliveryHealth, Publisher
+
+__all__ = [
+    "ENVELOPE_FIELDS", "KINDS", "SCHEMA_VERSION", "CommandHandler", "DeliveryHealth", "EnvelopeStamper", "MessageKind",
+    "NullPublisher", "Publisher", "device_topic", "encode_payload", "load_schema",
+]
 
 SCHEMA_VERSION = 1
 ENVELOPE_FIELDS = ("schema_version", "msg_id", "device_id", "ts")
@@ -37,30 +44,6 @@ KINDS: dict[str, MessageKind] = {
     "status": MessageKind("status", "status", qos=1, retain=True, durable=True),
     "stats": MessageKind("stats", "stats", qos=0, retain=False, durable=False),
 }
-
-@dataclass(frozen=True)
-class DeliveryHealth:
-    """How delivery stands for one camera, as the loop reports it (status, stats, alerts).
-
-    Attributes:
-        outbox_depth: messages still waiting for the broker's acknowledgement.
-        storage: ``ok``, ``low_space`` (under the outbox's free-space floor) or
-            ``outbox_full`` (the outbox cannot be written: messages go out directly).
-        storage_reason: why, in one line ("" when ok).
-        outbox_recovered_from: where a damaged outbox was moved aside at start-up, or None.
-        link: the broker link for stats (``connected``, ``last_error``, ``failures``), or None without MQTT.
-    """
-
-    outbox_depth: int = 0
-    storage: str = "ok"
-    storage_reason: str = ""
-    outbox_recovered_from: str | None = None
-    link: dict[str, Any] | None = None
-
-
-CommandHandler = Callable[[str, str, dict], dict]
-"""``handler(device_id, command, payload) -> {"ok": bool, "reason": str}``."""
-
 
 def device_topic(prefix: str, device_id: str, suffix: str) -> str:
     """``<prefix>/<device_id>/<suffix>``."""
@@ -97,22 +80,6 @@ def encode_payload(message: dict[str, Any]) -> bytes:
     return json.dumps(message, separators=(",", ":"), allow_nan=False).encode("utf-8")
 
 
-class Publisher(Protocol):
-    """Where the device loop sends its messages (MQTT, or nowhere)."""
-
-    def start(self) -> None: ...
-
-    def publish(self, device_id: str, kind: str, payload: dict, *, ts: float | None = None) -> str: ...
-
-    def on_command(self, handler: CommandHandler) -> None: ...
-
-    def health(self, device_id: str) -> DeliveryHealth: ...
-
-    def problems(self) -> list[str]: ...
-
-    def stop(self, timeout_s: float = 5.0) -> None: ...
-
-
 class NullPublisher:
     """A Publisher for runs without MQTT: stamps envelopes, keeps the last message of each kind.
 
@@ -130,7 +97,7 @@ class NullPublisher:
     def start(self) -> None:
         """Nothing to start."""
 
-    def publish(self, device_id: str, kind: str, payload: dict, *, ts: float | None = None) -> str:
+    def publish(self, device_id: str, kind: str, payload: dict[str, Any], *, ts: float | None = None) -> str:
         """Stamp the envelope and remember the message; returns its ``msg_id``."""
         if kind not in KINDS:
             raise ValueError(f"unknown message kind {kind!r}; expected one of {sorted(KINDS)}")
@@ -155,5 +122,6 @@ class NullPublisher:
 
 def load_schema(kind: str) -> dict[str, Any]:
     """The JSON Schema of a payload kind (state, alert, status, stats, cmd_ack, cmd_snooze, cmd_result)."""
-    text = resources.files("cribside.edge").joinpath("schemas", f"{kind}.schema.json").read_text(encoding="utf-8")
-    return json.loads(text)
+    text = resources.files("cribside.edge").joinpath("schemas").joinpath(f"{kind}.schema.json").read_text(encoding="utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema

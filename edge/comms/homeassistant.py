@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import json
 
-from cribside import __version__
-from cribside.edge.config import MqttConfig
 from cribside.edge.comms.contract import device_topic
+from cribside.edge.config import MqttConfig
 
 # Home Assistant sets an entity to "unknown" when its value template renders the text None.
 # Every template maps the labels it knows and nothing else: an unknown label (no face, no window,
@@ -47,14 +46,14 @@ def status_topic(cfg: MqttConfig) -> str:
     return f"{cfg.homeassistant.discovery_prefix}/status"
 
 
-def discovery_messages(cfg: MqttConfig, device_id: str) -> list[tuple[str, bytes]]:
+def discovery_messages(cfg: MqttConfig, device_id: str, sw_version: str = "unknown") -> list[tuple[str, bytes]]:
     """(topic, payload) of every discovery config for one camera; publish retained, QoS 1."""
     device = {
         "identifiers": [f"cribside_{device_id}"],
         "name": f"cribside {device_id}",
         "manufacturer": "cribside",
         "model": "infant cry and pain monitor (not a medical device)",
-        "sw_version": __version__,
+        "sw_version": sw_version,
     }
     messages = []
     for component, obj, name, template, extra in _ENTITIES:

@@ -48,22 +48,23 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from cribside.edge.comms import homeassistant
 from cribside.edge.comms.commands import handle_command
-from cribside.edge.config import MqttConfig, default_client_id
-from cribside.edge.errors import CribsideError
-from cribside.edge.comms.outbox import LOW_SPACE_BYTES, Outbox, OutboxWriteError
 from cribside.edge.comms.contract import KINDS, CommandHandler, DeliveryHealth, EnvelopeStamper, device_topic, encode_payload
+from cribside.edge.comms.outbox import LOW_SPACE_BYTES, Outbox, OutboxWriteError
+from cribside.edge.config import MqttConfig, default_client_id
 from cribside.edge.config.secrets import read_mqtt_password
+from cribside.edge.errors import CribsideError
 
 log = logging.getLogger(__name__)
 
@@ -95,12 +96,17 @@ def _total(callback: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _reconnect_delay(client: paho.Client, min_delay_s: float, max_delay_s: float) -> None:
+    """paho's reconnect delays: annotated int, used as seconds of any precision (sub-second delays in tests)."""
+    client.reconnect_delay_set(min_delay_s, max_delay_s)  # type: ignore[arg-type]
+
+
 class _Client(paho.Client):
     """paho's client, remembering why the last connection attempt failed (paho only logs it at debug)."""
 
     last_connect_error: BaseException | None = None
 
-    def reconnect(self) -> paho.MQTTErrorCode:
+    def reconnect(self) -> MQTTErrorCode:
         try:
             rc = super().reconnect()
         except OSError as exc:
@@ -177,10 +183,12 @@ class MqttPublisher:
         *,
         boot_id: str | None = None,
         hostname: str | None = None,
+        sw_version: str = "unknown",
     ) -> None:
         if not device_ids:
             raise CribsideError("mqtt: no cameras configured (cameras: [...] is empty)")
         self.cfg = cfg
+        self.sw_version = sw_version
         self.outbox = outbox
         self.stats_dropped = 0
         self._stamper = EnvelopeStamper(boot_id)
@@ -290,7 +298,7 @@ class MqttPublisher:
             except (OSError, ValueError) as exc:
                 raise CribsideError(f"mqtt.tls: cannot load certificates: {exc}") from None
             client.tls_insecure_set(tls.insecure)
-        client.reconnect_delay_set(self.cfg.reconnect.min_delay_s, self.cfg.reconnect.max_delay_s)
+        _reconnect_delay(client, self.cfg.reconnect.min_delay_s, self.cfg.reconnect.max_delay_s)
         client.user_data_set(link)
         client.on_connect = self._on_connect
         client.on_connect_fail = self._on_connect_fail
@@ -390,7 +398,7 @@ class MqttPublisher:
             return None
         if not isinstance(valid_until, (int, float)):
             return None
-        props = Properties(PacketTypes.PUBLISH)
+        props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
         props.MessageExpiryInterval = max(1, int(valid_until - time.time()))
         return props
 
@@ -474,7 +482,7 @@ class MqttPublisher:
         link.connected = True
         link.failures = 0
         link.connected_since_ts = time.time()
-        client.reconnect_delay_set(self.cfg.reconnect.min_delay_s, self.cfg.reconnect.max_delay_s)
+        _reconnect_delay(client, self.cfg.reconnect.min_delay_s, self.cfg.reconnect.max_delay_s)
         if link.short_sessions >= _SHORT_SESSIONS_FOR_DUPLICATE:
             pass  # flapping: the duplicate client id error stands; no "connected" line per flap
         elif link.logged_error:
@@ -541,7 +549,7 @@ class MqttPublisher:
         rc = self.cfg.reconnect
         delay = min(rc.max_delay_s, rc.min_delay_s * 2 ** min(link.failures, 16)) * random.uniform(0.5, 1.0)
         link.failures += 1
-        link.client.reconnect_delay_set(delay, delay)
+        _reconnect_delay(link.client, delay, delay)
 
     @_total
     def _on_publish(self, client: paho.Client, link: _Link, mid: int, reason: Any, properties: Any) -> None:
@@ -560,7 +568,7 @@ class MqttPublisher:
         if command == "result":
             return  # our own answers match cmd/+ too; answering them would loop forever
         try:
-            result = handle_command(link.device_id, command, message.payload, self._handler)
+            result = handle_command(link.device_id, command, bytes(message.payload), self._handler)
         except Exception as exc:  # noqa: BLE001  (handle_command never raises; this is the guard behind it)
             log.exception("command for %s failed", link.device_id)
             result = {"command": "unknown", "ok": False, "reason": f"internal error: {type(exc).__name__}", "request_id": None}
@@ -568,7 +576,7 @@ class MqttPublisher:
         client.publish(self._topic(link.device_id, "cmd/result"), encode_payload(stamped), qos=1, retain=False)
 
     def _send_discovery(self, link: _Link) -> None:
-        for topic, payload in homeassistant.discovery_messages(self.cfg, link.device_id):
+        for topic, payload in homeassistant.discovery_messages(self.cfg, link.device_id, self.sw_version):
             link.client.publish(topic, payload, qos=1, retain=True)
 
     # -- shutdown ---------------------------------------------------------------------------------
@@ -608,15 +616,15 @@ class MqttPublisher:
                 pass
         self._drain_acks()
         for link in self._links.values():
-            info = offline.get(link.device_id)
-            if info is not None and info.is_published():
+            sent = offline.get(link.device_id)
+            if sent is not None and sent.is_published():
                 link.client.disconnect()
             else:
                 # offline not acknowledged (link down or network thread dead): the broker publishes the will
                 # ("offline") when it reads this; if it cannot be sent, the closed socket fires the will anyway.
                 link.client.disconnect(reasoncode=ReasonCode(PacketTypes.DISCONNECT, identifier=_DISCONNECT_WITH_WILL))
             link.client.loop_stop()
-            if info is None or not info.is_published():
+            if sent is None or not sent.is_published():
                 sock = link.client.socket()
                 if sock is not None:
                     try:

@@ -69,6 +69,7 @@ import urllib.parse
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cribside.edge.errors import CribsideError
 
@@ -184,7 +185,7 @@ def _sql_checksum(topic: object, payload: object, qos: object, retain: object, k
     return _checksum(topic, payload, qos, retain, kind)
 
 
-def _decode_row(row: tuple) -> OutboxMessage | str:
+def _decode_row(row: tuple[Any, ...]) -> OutboxMessage | str:
     """The message of a row read with ``_ROW_COLUMNS``, or why the row cannot be trusted."""
     rid, topic, payload, qos, retain, kind, created_ts, crc = row
     if not (isinstance(topic, bytes) and isinstance(payload, bytes) and isinstance(kind, bytes)):
@@ -219,7 +220,7 @@ def _is_full(exc: BaseException) -> bool:
     code = getattr(exc, "sqlite_errorcode", None)
     if code is None:
         return "full" in str(exc)
-    return (code & 0xFF) == _SQLITE_FULL
+    return (int(code) & 0xFF) == _SQLITE_FULL
 
 
 def _side_file(path: Path, suffix: str) -> Path:
@@ -622,7 +623,7 @@ class Outbox:
         with self._lock:
             self._db.close()
 
-    def __enter__(self) -> "Outbox":
+    def __enter__(self) -> Outbox:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -62,7 +62,7 @@ class TlsConfig(_Section):
         return any(p is not None for p in (self.ca_file, self.cert_file, self.key_file))
 
     @model_validator(mode="after")
-    def _cert_and_key_together(self) -> "TlsConfig":
+    def _cert_and_key_together(self) -> TlsConfig:
         if (self.cert_file is None) != (self.key_file is None):
             raise ValueError("cert_file and key_file must be given together")
         return self
@@ -82,7 +82,7 @@ class ReconnectConfig(_Section):
     max_delay_s: float = Field(30.0, gt=0, le=3600, description="Longest reconnect delay in seconds.")
 
     @model_validator(mode="after")
-    def _ordered(self) -> "ReconnectConfig":
+    def _ordered(self) -> ReconnectConfig:
         if self.max_delay_s < self.min_delay_s:
             raise ValueError("max_delay_s must be >= min_delay_s")
         return self
@@ -110,7 +110,7 @@ class MqttConfig(_Section):
     reconnect: ReconnectConfig = Field(default_factory=ReconnectConfig, description="Reconnect backoff.")
 
     @model_validator(mode="after")
-    def _prefix_is_a_topic_level(self) -> "MqttConfig":
+    def _prefix_is_a_topic_level(self) -> MqttConfig:
         if any(c in self.prefix for c in "#+") or self.prefix.startswith("/") or self.prefix.endswith("/"):
             raise ValueError("prefix must not contain '#' or '+' nor start or end with '/'")
         return self
@@ -143,7 +143,7 @@ class AlertsConfig(_Section):
     update_interval_s: float = Field(10.0, gt=0, description="Least time between update events of one episode.")
 
     @model_validator(mode="after")
-    def _k_within_m(self) -> "AlertsConfig":
+    def _k_within_m(self) -> AlertsConfig:
         if self.k > self.m:
             raise ValueError("k must be <= m")
         return self
@@ -157,7 +157,7 @@ class HealthConfig(_Section):
     frozen_frames: int = Field(30, ge=2, description="This many identical consecutive frames: status stalled (frozen).")
 
     @model_validator(mode="after")
-    def _grace_after_stall(self) -> "HealthConfig":
+    def _grace_after_stall(self) -> HealthConfig:
         if self.no_signal_after_s < self.stall_after_s:
             raise ValueError("no_signal_after_s must be >= stall_after_s")
         return self

@@ -15,8 +15,8 @@ from __future__ import annotations
 import ipaddress
 import os
 import stat
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 from cribside.edge.config import DeviceConfig, MqttConfig
 from cribside.edge.errors import CribsideError

@@ -69,7 +69,7 @@ def draw(image: np.ndarray, overlay: Overlay) -> np.ndarray:
         size = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale * 2, thick * 2)[0]
         origin = ((width - size[0]) // 2, (height + size[1]) // 2)
         cv2.putText(out, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale * 2, _RED, thick * 2, cv2.LINE_AA)
-    return out
+    return np.asarray(out)
 
 
 def _label(name: str, label: str, p: float | None) -> str:
@@ -93,7 +93,7 @@ class Annotator:
         """Draw and append one frame (the first frame fixes the video size)."""
         if self._writer is None:
             height, width = image.shape[:2]
-            writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (width, height))
+            writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter.fourcc(*"mp4v"), self.fps, (width, height))
             if not writer.isOpened():
                 raise CribsideError(f"cannot write annotated video {self.path} (mp4v codec)")
             self._writer = writer

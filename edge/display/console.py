@@ -11,10 +11,10 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
-from cribside.edge.errors import CribsideError
 from cribside.edge.display.views import state_key
+from cribside.edge.errors import CribsideError
 
 
 def _clock(t_s: float | None, wall_ts: float | None) -> str:
@@ -65,7 +65,7 @@ class ConsolePrinter:
 
         def fmt(part: dict[str, Any]) -> str:
             prob = part["p"][part["label"]] if part["p"] and part["label"] in part["p"] else None
-            return part["label"] + (f" ({prob:.2f})" if prob is not None else "")
+            return str(part["label"]) + (f" ({prob:.2f})" if prob is not None else "")
 
         face = "face" if p["face_visible"] else "NO FACE"
         signal = " NO SIGNAL" if p.get("no_signal") and p["alert_level"] != "no_signal" else ""
@@ -82,6 +82,30 @@ class ConsolePrinter:
             f"stats  frames {p['frames']} fps {p['fps']} total p50 {(total.get('p50') or 0):.1f} ms "
             f"cpu {p['cpu_percent']}% rss {p['rss_mb']} MB"
         )
+
+
+class ResultsSink(Protocol):
+    """Where the per-frame result rows go: a JSONL file (:class:`ResultsWriter`) or memory (:class:`MemoryResults`)."""
+
+    def write(self, row: dict[str, Any]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class MemoryResults:
+    """Result rows kept in memory, in order (``replay``: no file to write and parse back)."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+
+    def write(self, row: dict[str, Any]) -> None:
+        """Keep one row (thread-safe: every camera of a device shares the sink)."""
+        with self._lock:
+            self.rows.append(row)
+
+    def close(self) -> None:
+        """Nothing to release."""
 
 
 class ResultsWriter:

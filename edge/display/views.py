@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cribside.edge.display.annotate import Overlay
-from cribside.edge.temporal.window import Window
+from cribside.edge.types import Prediction, Window
 
 UNKNOWN: dict[str, Any] = {"label": "unknown", "p": None}
 
@@ -29,7 +29,7 @@ class CameraView:
 
     face_visible: bool = False
     box_px: tuple[float, float, float, float] | None = None
-    prediction: Any = None
+    prediction: Prediction | None = None
     window: Window | None = None
     wall_ts: float = 0.0
 
@@ -37,7 +37,7 @@ class CameraView:
         """``{"label", "p"}`` of the ``cry`` or ``pain`` head, or unknown."""
         if self.prediction is None:
             return dict(UNKNOWN)
-        probabilities = dict(getattr(self.prediction, name))
+        probabilities = dict(self.prediction.cry if name == "cry" else self.prediction.pain)
         return {"label": max(probabilities, key=probabilities.__getitem__), "p": probabilities}
 
 

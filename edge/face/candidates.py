@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
-from cribside.edge.face import mesh
+import cribside.edge.face.mesh as mesh
 from cribside.edge.face.detector import Detection
 from cribside.edge.face.geometry import RotatedRect, face_frame_extent, frame_to_image
 

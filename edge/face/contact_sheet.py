@@ -33,7 +33,10 @@ def contact_sheet(items: list[tuple[np.ndarray | None, str]], columns: int = 8) 
     rows = -(-len(tiles) // columns)
     blank = np.full_like(tiles[0], _BG)
     tiles += [blank] * (rows * columns - len(tiles))
-    pad = lambda t: cv2.copyMakeBorder(t, 2, 2, 2, 2, cv2.BORDER_CONSTANT, value=_BG)
+
+    def pad(t: np.ndarray) -> np.ndarray:
+        return np.asarray(cv2.copyMakeBorder(t, 2, 2, 2, 2, cv2.BORDER_CONSTANT, value=_BG))
+
     return np.vstack([np.hstack([pad(t) for t in tiles[r * columns:(r + 1) * columns]]) for r in range(rows)])
 
 

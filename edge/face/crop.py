@@ -7,7 +7,7 @@ import math
 import cv2
 import numpy as np
 
-from cribside.edge.face import mesh
+import cribside.edge.face.mesh as mesh
 from cribside.edge.face.geometry import RotatedRect, face_frame_extent, frame_to_image, rect_to_image
 from cribside.edge.face.settings import AlignerSettings
 

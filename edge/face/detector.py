@@ -55,10 +55,12 @@ def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     inter = np.clip(ix1 - ix0, 0, None) * np.clip(iy1 - iy0, 0, None)
     area = (box[2] - box[0]) * (box[3] - box[1])
     areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    return inter / np.maximum(area + areas - inter, 1e-9)
+    return np.asarray(inter / np.maximum(area + areas - inter, 1e-9))
 
 
-def weighted_nms(boxes: np.ndarray, keypoints: np.ndarray, scores: np.ndarray, iou_threshold: float) -> list[tuple[np.ndarray, np.ndarray, float]]:
+def weighted_nms(
+    boxes: np.ndarray, keypoints: np.ndarray, scores: np.ndarray, iou_threshold: float
+) -> list[tuple[np.ndarray, np.ndarray, float]]:
     """BlazeFace's tie resolution: average overlapping boxes weighted by score.
 
     Averaging (rather than keeping the single best box) steadies boxes and keypoints
@@ -113,7 +115,7 @@ class BlazeFaceDetector:
         full = np.vstack([rot, [0, 0, 1]])
         fit = np.array([[scale, 0, (size - 1) / 2.0 - scale * center[0]],
                         [0, scale, (size - 1) / 2.0 - scale * center[1]], [0, 0, 1]])
-        return (fit @ full)[:2]
+        return np.asarray((fit @ full)[:2])
 
     def _invoke(self, bgr: np.ndarray, to_input: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Warp the image into the model input with ``to_input``; return (regressors, scores)."""

@@ -48,7 +48,7 @@ def rect_to_image(rect: RotatedRect, out_w: int, out_h: int) -> np.ndarray:
 def apply_affine(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
     """Apply a 2x3 affine to an (N, 2) array of points."""
     pts = np.asarray(points, dtype=np.float64)
-    return pts @ matrix[:, :2].T + matrix[:, 2]
+    return np.asarray(pts @ matrix[:, :2].T + matrix[:, 2])
 
 
 def invert_affine(matrix: np.ndarray) -> np.ndarray:

@@ -89,7 +89,7 @@ class AlignerSettings:
         return out
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "AlignerSettings":
+    def from_dict(cls, data: dict[str, Any]) -> AlignerSettings:
         """Rebuild settings from ``to_dict()`` output.
 
         Raises:

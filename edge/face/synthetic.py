@@ -8,7 +8,7 @@ timing needs; it says nothing about accuracy on real infants.
 from __future__ import annotations
 
 import math
-from typing import Iterator
+from collections.abc import Iterator
 
 import cv2
 import numpy as np

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import ctypes
 import logging
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from cribside.edge.errors import CribsideError
 from cribside.edge.inference.litert import interpreter_module

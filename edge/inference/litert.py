@@ -17,7 +17,7 @@ def interpreter_module() -> Any:
         from ai_edge_litert import interpreter
     except ImportError:
         try:
-            from tflite_runtime import interpreter  # type: ignore[no-redef]
+            from tflite_runtime import interpreter  # type: ignore[no-redef,import-not-found,unused-ignore]
         except ImportError:
             raise CribsideError(
                 "no TFLite runtime: install the edge extra (pip install 'cribside[edge]', "

@@ -62,7 +62,7 @@ class BoundModel:
             _check_binding(details.get(binding.index), binding, path)
 
     @classmethod
-    def open(cls, path: str | Path, spec: ModelFile, *, threads: int = 1, delegates: list[Any] | None = None) -> "BoundModel":
+    def open(cls, path: str | Path, spec: ModelFile, *, threads: int = 1, delegates: list[Any] | None = None) -> BoundModel:
         """Load ``path`` and bind it as the manifest's ``spec`` describes.
 
         Raises:

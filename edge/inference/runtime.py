@@ -10,16 +10,16 @@ No TensorFlow here: LiteRT (``ai_edge_litert``) runs the models.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 
-from cribside.edge.inference.delegates import AUTO_LADDER, DelegateChoice, choose_delegate
 from cribside.edge.errors import CribsideError
+from cribside.edge.inference.delegates import AUTO_LADDER, DelegateChoice, choose_delegate
 from cribside.edge.inference.manifest import VARIANT_NAMES, Manifest, Variant, check_aligner, load_manifest, verify_files
 from cribside.edge.inference.model_io import BoundModel
+from cribside.edge.types import Prediction
 
 log = logging.getLogger(__name__)
 
@@ -31,24 +31,6 @@ _PREFERENCE = {
     "gpu": ("float16", "float32", "dynamic", "int8"),
     "cpu": ("int8", "dynamic", "float32", "float16"),
 }
-
-
-@dataclass(frozen=True)
-class Prediction:
-    """Class probabilities of one window, label -> probability, in the manifest's label order."""
-
-    cry: dict[str, float]
-    pain: dict[str, float]
-
-    @property
-    def cry_label(self) -> str:
-        """The most probable cry label."""
-        return max(self.cry, key=self.cry.__getitem__)
-
-    @property
-    def pain_label(self) -> str:
-        """The most probable pain label."""
-        return max(self.pain, key=self.pain.__getitem__)
 
 
 class ModelRuntime:
@@ -76,7 +58,7 @@ class ModelRuntime:
         threads: int = 1,
         aligner_fingerprint: str | None = None,
         delegate_libraries: Mapping[str, str] | None = None,
-    ) -> "ModelRuntime":
+    ) -> ModelRuntime:
         """Load and verify the models of ``models_dir``.
 
         Args:

@@ -9,62 +9,18 @@ imported only when used, so a Jetson never imports picamera2.
 
 from __future__ import annotations
 
-import math
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Protocol, runtime_checkable
 
-import numpy as np
+from cribside.edge.types import Frame, FrameSource
 
-from cribside.edge.errors import CribsideError
-
-
-@dataclass(frozen=True)
-class Frame:
-    """One captured image.
-
-    Attributes:
-        image: BGR uint8 array (H, W, 3).
-        t_s: seconds on the source's own clock: media time for files and folders
-            (frame index / fps), ``time.monotonic()`` at capture for live cameras.
-            Sampling, windows and alert timing all use this clock, so a file
-            processed faster than real time behaves as if it were watched live.
-        index: 0-based frame number since the source was opened.
-        wall_ts: unix seconds at capture (stamped into published messages).
-        captured_s: ``time.monotonic()`` at capture (for latency measurements).
-    """
-
-    image: np.ndarray
-    t_s: float
-    index: int
-    wall_ts: float = field(default_factory=time.time)
-    captured_s: float = field(default_factory=time.monotonic)
+__all__ = ["Frame", "FrameSource", "SourceLost", "SourceOptions", "STREAM_SCHEMES", "file_source_path", "redact_url"]
 
 
 class SourceLost(Exception):
     """A live source failed to open or stopped delivering; the capture thread retries it."""
-
-
-@runtime_checkable
-class FrameSource(Protocol):
-    """Something that yields frames: a camera, a stream, a video file, a folder.
-
-    ``live`` sources (cameras, streams) can stall or drop out; the capture
-    thread reconnects them with backoff. Non-live sources (files) end.
-    """
-
-    name: str
-    live: bool
-
-    def frames(self) -> Iterator[Frame]:
-        """Yield frames until the source ends or fails (then the iterator stops or raises)."""
-        ...
-
-    def close(self) -> None:
-        """Release the device or file; safe to call twice."""
-        ...
 
 
 @dataclass(frozen=True)
@@ -87,7 +43,7 @@ class SourceOptions:
 
 # Stream URLs OpenCV's FFmpeg backend opens; a scheme is matched case-insensitively.
 STREAM_SCHEMES = ("rtsp", "rtsps", "http", "https")
-_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 
 
 def file_source_path(spec: str) -> Path | None:
@@ -103,81 +59,9 @@ def file_source_path(spec: str) -> Path | None:
         return Path(spec[len("frames:") :].partition("?fps=")[0]).expanduser()
     if spec.startswith("file:"):
         return Path(spec[len("file:") :]).expanduser()
-    if _SCHEME.match(spec):
+    if SCHEME.match(spec):
         return None
     return Path(spec).expanduser()
-
-
-def open_source(spec: str, options: SourceOptions | None = None) -> FrameSource:
-    """Build the source a spec names.
-
-    Files and folders are checked now (a missing or unreadable video is a
-    startup error); live sources are opened lazily by their ``frames()`` so a
-    camera that comes up late is retried rather than fatal.
-
-    Raises:
-        CribsideError: unknown spec or URL scheme, missing file, unreadable video,
-            empty folder, picamera2 missing off a Raspberry Pi, or a ``gst:``
-            pipeline on an OpenCV built without GStreamer.
-    """
-    opts = options or SourceOptions()
-    spec = spec.strip()
-    if not spec:
-        raise CribsideError("empty camera source: give e.g. picamera2, v4l2:0, rtsp://..., or a video path")
-    if spec == "picamera2":
-        from cribside.edge.sources.picamera import PiCameraSource
-
-        return PiCameraSource(width=opts.width, height=opts.height)
-    if spec.startswith("v4l2:"):
-        from cribside.edge.sources.video import CameraSource
-
-        index = spec[len("v4l2:") :]
-        if not index.isdigit():
-            raise CribsideError(f"camera source {spec!r}: expected v4l2:<index>, e.g. v4l2:0")
-        return CameraSource(int(index), name=spec, width=opts.width, height=opts.height)
-    scheme = _SCHEME.match(spec)
-    if scheme and scheme.group(1).lower() != "file":
-        if scheme.group(1).lower() not in STREAM_SCHEMES:
-            raise CribsideError(
-                f"camera source {redact_url(spec)!r}: unknown URL scheme {scheme.group(1)}:// "
-                f"(known: {', '.join(s + '://' for s in STREAM_SCHEMES)})"
-            )
-        from cribside.edge.sources.video import CameraSource
-
-        return CameraSource(spec, name=redact_url(spec), width=opts.width, height=opts.height)
-    if spec.startswith("gst:"):
-        from cribside.edge.sources.video import CameraSource
-
-        if not spec[len("gst:") :].strip():
-            raise CribsideError("camera source 'gst:': expected gst:<pipeline> ending in appsink")
-        return CameraSource(spec[len("gst:") :], name="gst", gstreamer=True)
-    path = file_source_path(spec)
-    assert path is not None  # every live spec returned above
-    if spec.startswith(("file:", "frames:")) and not spec.split(":", 1)[1].partition("?fps=")[0].strip():
-        kind, example = ("file", "file:/data/clip.mp4") if spec.startswith("file:") else ("frames", "frames:/data/clips")
-        raise CribsideError(f"camera source {spec!r}: expected {kind}:<path>, e.g. {example}")
-    if spec.startswith("frames:") or path.is_dir():
-        return _open_folder(path, spec.partition("?fps=")[2] if spec.startswith("frames:") else "", opts)
-    if path.exists() and not path.is_file():
-        raise CribsideError(f"video {path} is not a regular file (for a camera device use v4l2:<index>)")
-    from cribside.edge.sources.video import VideoFileSource
-
-    return VideoFileSource(path, realtime=opts.realtime)
-
-
-def _open_folder(path: Path, fps_text: str, opts: SourceOptions) -> FrameSource:
-    """``frames:/dir`` or ``frames:/dir?fps=N`` (or a plain path to a folder)."""
-    from cribside.edge.sources.folder import FolderSource
-
-    fps = opts.folder_fps
-    if fps_text:
-        try:
-            fps = float(fps_text)
-        except ValueError:
-            fps = math.nan
-        if not (math.isfinite(fps) and fps > 0):
-            raise CribsideError(f"frames source {path}?fps={fps_text}: fps must be a positive number, e.g. ?fps=3")
-    return FolderSource(path, fps=fps, realtime=opts.realtime)
 
 
 # scheme://user:password@, up to the last '@' before a blank or a quote, so a password

@@ -14,8 +14,8 @@ import logging
 import queue
 import random
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from cribside.edge.sources.base import Frame, FrameSource
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from cribside.edge.errors import CribsideError
 from cribside.edge.sources.base import Frame, SourceLost
@@ -14,7 +15,7 @@ log = logging.getLogger(__name__)
 
 def _picamera2_class() -> Any:
     try:
-        from picamera2 import Picamera2  # type: ignore[import-not-found]
+        from picamera2 import Picamera2  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
         raise CribsideError(
             "picamera2 not available: on Raspberry Pi OS install python3-picamera2 "
@@ -32,6 +33,7 @@ class PiCameraSource:
 
     live = True
     name = "picamera2"
+    fps: float | None = None  # a live camera: its rate is measured, not declared
 
     def __init__(self, *, width: int = 640, height: int = 480) -> None:
         self._cls = _picamera2_class()

@@ -12,8 +12,9 @@ import logging
 import math
 import re
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import cv2
 import numpy as np
@@ -141,6 +142,7 @@ class CameraSource:
     """
 
     live = True
+    fps: float | None = None  # a live camera: its rate is measured, not declared
 
     def __init__(
         self,

@@ -61,8 +61,9 @@ from __future__ import annotations
 
 import itertools
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 LEVELS = ("none", "cry", "moderate_pain", "severe_pain")
 MAX_SNOOZE_MINUTES = 60  # the documented maximum (docs/mqtt.md); cmd/snooze refuses more
@@ -87,7 +88,7 @@ class Reading:
     p_severe: float
 
     @classmethod
-    def from_probabilities(cls, cry: Mapping[str, float], pain: Mapping[str, float]) -> "Reading":
+    def from_probabilities(cls, cry: Mapping[str, float], pain: Mapping[str, float]) -> Reading:
         """Build a reading from the classifier's label -> probability maps.
 
         The level is the most severe of: pain argmax (moderate/severe), cry argmax (yes).

@@ -2,31 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
+from cribside.edge.types import Window
 
-@dataclass(frozen=True)
-class Window:
-    """L consecutive latents, oldest first, ready for the classifier.
-
-    Attributes:
-        latents: float32 array (L, D).
-        start_t_s: source time of the oldest frame.
-        end_t_s: source time of the newest frame.
-        frame_indices: source frame index of each latent, oldest first.
-    """
-
-    latents: np.ndarray
-    start_t_s: float
-    end_t_s: float
-    frame_indices: tuple[int, ...]
-
-    @property
-    def span_s(self) -> float:
-        """Time the window covers (3/fps for L=4, as in training)."""
-        return self.end_t_s - self.start_t_s
+__all__ = ["LatentWindow", "Window"]
 
 
 class LatentWindow:
