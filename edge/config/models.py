@@ -134,7 +134,7 @@ class OutboxConfig(_Section):
 
 
 class AlertsConfig(_Section):
-    """The alert state machine (defaults justified in the README)."""
+    """The alert state machine (defaults justified in docs/design.md, "Alerts: k of m windows")."""
 
     k: int = Field(3, ge=1, description="An episode starts when k of the last m windows agree.")
     m: int = Field(4, ge=1, description="Number of recent windows considered.")

@@ -26,7 +26,7 @@ DEFAULT_LIBRARIES: dict[str, str] = {
     "gpu": "libtensorflowlite_gpu_delegate.so",
 }
 _INSTALL_HINTS = {
-    "edgetpu": "install libedgetpu1-std from Coral's apt repository (see README, 'Edge TPU')",
+    "edgetpu": "install libedgetpu1-std from Coral's apt repository (see docs/conversion.md, 'Edge TPU')",
     "gpu": "build or install the TFLite GPU delegate for this device and put it on the library path",
 }
 # The entry point every TFLite external delegate library exports.

@@ -132,7 +132,7 @@ def _check_request(manifest: Manifest, variant: str, delegate: str) -> None:
     if delegate == "edgetpu" and "edgetpu" not in manifest.variants:
         raise CribsideError(
             "delegate edgetpu needs an Edge TPU build of the models; convert on a machine with "
-            "edgetpu_compiler (see README, 'Edge TPU')"
+            "edgetpu_compiler (see docs/conversion.md, 'Edge TPU')"
         )
     if variant == "edgetpu" and delegate in ("cpu", "gpu"):
         raise CribsideError(f"variant edgetpu runs only on the edgetpu delegate, not on {delegate}")
