@@ -31,8 +31,8 @@ def main() -> None:
     from cribside.convert import export
     from cribside.convert.modes import MODES
     from cribside.convert.run_data import calibration_windows
-    from cribside.training.models import prepare_tensorflow
-    from cribside.training.run import load_run
+    from cribside.training.fit.run import load_run
+    from cribside.training.nets.session import prepare_tensorflow
 
     prepare_tensorflow()
     run = load_run(args.run)

@@ -30,7 +30,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=float, nargs="+", default=[1, 2, 4, 6, 8, 12], help="weight sets, MB")
     parser.add_argument("--calls", type=int, default=400, help="timed calls per model, after 50 warm-up calls")
     args = parser.parse_args()
-    from cribside.training.models import prepare_tensorflow
+    from cribside.training.nets.session import prepare_tensorflow
 
     prepare_tensorflow()
     print(f"int8, 1 thread, {PASSES} passes over the same weights per call; median of {args.calls} calls")

@@ -21,9 +21,10 @@ TensorFlow and Keras are imported inside the functions.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -35,7 +36,7 @@ SIGNATURE = "serving_default"
 FACE, LATENT, WINDOW = "face", "latent", "window"
 HEADS = ("cry", "pain")
 
-STANDARDIZE = "standardize"  # the classifier's Normalization layer (training/models.py)
+STANDARDIZE = "standardize"  # the classifier's Normalization layer (training/nets/networks.py)
 _EPSILON = 1e-7  # keras.backend.epsilon(): Normalization divides by max(sqrt(variance), epsilon)
 
 Representative = Callable[[], Iterator[dict[str, np.ndarray]]]

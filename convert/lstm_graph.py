@@ -8,7 +8,7 @@ recurrent product is zero and is skipped, as the converter would). The arithmeti
 is the Keras LSTM cell's (gates i, f, c, o; sigmoid and tanh), so the converted
 model agrees with Keras; the parity report checks it for every mode.
 
-Only the structure :func:`cribside.training.models.build_classifier` makes is
+Only the structure :func:`cribside.training.nets.networks.build_classifier` makes is
 rewritten (input -> optional training noise -> one LSTM per head or one shared ->
 dropout -> a softmax Dense per head); anything else is exported as Keras calls it.
 TensorFlow is imported inside the functions.
@@ -16,7 +16,8 @@ TensorFlow is imported inside the functions.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 _PASS_THROUGH = ("InputLayer", "GaussianNoise", "Dropout")  # no-ops at inference
 

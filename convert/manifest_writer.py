@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from cribside.edge.inference.manifest import FORMAT_VERSION, MANIFEST_FILE, Labels, Manifest, Variant
-from cribside.training.dataset import CRY_LABELS, PAIN_LABELS
+from cribside.training.data.layout import CRY_LABELS, PAIN_LABELS
 
-# Faces are uint8 crops; the models take them scaled to [0, 1] (training/latents.py: faces_to_input).
+# Faces are uint8 crops; the models take them scaled to [0, 1] (training/fit/latents.py: faces_to_input).
 PIXEL_SCALE = 1.0 / 255.0
 _VERSIONED = ("cribside", "tensorflow-cpu", "tensorflow", "keras", "numpy", "ai-edge-litert")
 

@@ -18,7 +18,7 @@ from cribside.convert.export import LatentScaling
 from cribside.convert.run_data import HeldOutWindows
 from cribside.edge.inference.manifest import Parity
 from cribside.edge.inference.model_io import BoundModel
-from cribside.training.dataset import CRY_LABELS, PAIN_LABELS
+from cribside.training.data.layout import CRY_LABELS, PAIN_LABELS
 from cribside.training.metrics import task_metrics
 
 # Issue 4's gates: a mode fails when its class agreement with Keras is below 98%

@@ -15,17 +15,27 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
 from cribside.convert import edgetpu
 from cribside.convert.describe import describe_model
-from cribside.convert.export import (FACE, HEADS, LATENT, WINDOW, LatentScaling, convert_saved_model, export_classifier,
-                                     export_encoder, split_standardization)
+from cribside.convert.export import (
+    FACE,
+    HEADS,
+    LATENT,
+    WINDOW,
+    LatentScaling,
+    convert_saved_model,
+    export_classifier,
+    export_encoder,
+    split_standardization,
+)
 from cribside.convert.manifest_writer import PIXEL_SCALE, build_manifest, write_bytes, write_manifest
 from cribside.convert.modes import QuantMode
 from cribside.convert.parity import Predictions, compare, keras_predictions, keras_summary, tflite_predictions
@@ -65,7 +75,7 @@ def convert_run(run_dir: str | Path, out_dir: str | Path, options: ConvertOption
     Raises:
         CribsideError: not a run, no test or calibration data, or a converter failure.
     """
-    from cribside.training.run import load_run
+    from cribside.training.fit.run import load_run
 
     run = load_run(run_dir)
     out = Path(out_dir)

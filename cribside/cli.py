@@ -21,7 +21,7 @@ import importlib
 import logging
 import math
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from cribside import NOT_A_MEDICAL_DEVICE, __version__
 
@@ -29,13 +29,13 @@ from cribside import NOT_A_MEDICAL_DEVICE, __version__
 COMMANDS: dict[str, tuple[str, str] | dict[str, tuple[str, str]]] = {
     "align": ("cribside.commands.align", "align faces in images or videos to 64x64 crops"),
     "fetch-models": ("cribside.commands.fetch_models", "download MediaPipe's face models from PyPI (pinned, sha256-checked)"),
-    "synth": ("cribside.training.synth_cli", "write a SYNTHETIC dataset (tests and demos only)"),
-    "validate-data": ("cribside.training.dataset_cli", "check a dataset folder against the documented layout"),
-    "preprocess": ("cribside.training.preprocess", "align every raw frame of a dataset (parallel, resumable)"),
-    "train": ("cribside.training.train_cli", "train the autoencoder and the LSTM classifier [train extra]"),
-    "eval": ("cribside.training.eval_cli", "evaluate a training run; --device evaluates the TFLite device path"),
-    "sweep": ("cribside.training.sweep", "re-run the paper's Table II/III grids [train extra]"),
-    "convert": ("cribside.convert.cli", "quantize a run to TFLite models with a manifest [train extra]"),
+    "synth": ("cribside.commands.synth", "write a SYNTHETIC dataset (tests and demos only)"),
+    "validate-data": ("cribside.commands.validate_data", "check a dataset folder against the documented layout"),
+    "preprocess": ("cribside.commands.preprocess", "align every raw frame of a dataset (parallel, resumable)"),
+    "train": ("cribside.commands.train", "train the autoencoder and the LSTM classifier [train extra]"),
+    "eval": ("cribside.commands.eval", "evaluate a training run; --device evaluates the TFLite device path"),
+    "sweep": ("cribside.commands.sweep", "re-run the paper's Table II/III grids [train extra]"),
+    "convert": ("cribside.commands.convert", "quantize a run to TFLite models with a manifest [train extra]"),
     "run": ("cribside.commands.run", "watch cameras or videos and publish state and alerts over MQTT"),
     "config": {
         "validate": ("cribside.commands.config_validate", "validate a device config file, printing every error"),
@@ -43,7 +43,7 @@ COMMANDS: dict[str, tuple[str, str] | dict[str, tuple[str, str]]] = {
     },
     "bench": {
         "align": ("cribside.bench.align", "time the face aligner per stage"),
-        "train": ("cribside.training.bench", "time training epochs on an IFPaLD-sized synthetic set [train extra]"),
+        "train": ("cribside.bench.train", "time training epochs on an IFPaLD-sized synthetic set [train extra]"),
         "models": ("cribside.bench.models", "time the TFLite models in every mode and thread count"),
         "run": ("cribside.bench.run", "time the whole device loop"),
     },

@@ -1,4 +1,4 @@
-"""Every training hyperparameter in one place: :class:`TrainConfig`.
+"""Every training hyperparameter in one place: :class:`TrainConfig`, and how a run's is resolved.
 
 Defaults follow the paper (Kristian et al., JNTETI 2018; see the README):
 autoencoder of 3 conv + 3 transposed-conv layers, 3x3 filters, 10 filters per
@@ -15,12 +15,18 @@ Choices the paper leaves open, made here and recorded in every run:
   labels the newest frame); ``"majority"`` votes over the window.
 - ``balance="class_weight"``: rare classes (the paper's moderate pain) weigh
   more in the loss; ``"sample"`` oversamples them instead; ``"none"``.
+
+:data:`TUNABLE_FLAGS` names the fields that have a command-line flag of their own (``cribside train``);
+:func:`resolve_config` layers defaults, a JSON file, ``KEY=VALUE`` items and those flags.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from cribside.edge.errors import CribsideError
@@ -31,6 +37,27 @@ BALANCES = ("class_weight", "sample", "none")
 HEADS = ("shared", "separate")
 ACTIVATIONS = ("leaky_relu", "relu")
 SSIM_WINDOWS = ("gaussian", "global")
+
+# Fields with a flag of their own (``--seq-len`` for seq_len), grouped for --help: the flag's type or
+# choices and help. Every TrainConfig field is reachable through ``--set KEY=VALUE`` too.
+TUNABLE_FLAGS: dict[str, dict[str, Any]] = {
+    "split": dict(choices=SPLITS, help="subject: held-out infants (default, honest); kfold: by subject; "
+                                       "random: the paper's window-level 80/20"),
+    "folds": dict(type=int, help="number of subject folds for --split kfold"),
+    "fold": dict(type=int, help="which fold is the test set (0-based) for --split kfold"),
+    "seed": dict(type=int, help="random seed (runs are deterministic for a seed)"),
+    "seq_len": dict(type=int, help="frames per window (paper: 4)"),
+    "units": dict(type=int, help="LSTM units (paper: 1024)"),
+    "dropout": dict(type=float, help="dropout of the shared LSTM, or of the cry LSTM with --heads separate (0.5)"),
+    "pain_dropout": dict(type=float, help="dropout of the pain LSTM with --heads separate (paper's best: 0.25)"),
+    "heads": dict(choices=HEADS, help="shared: one LSTM, two heads; separate: one LSTM per task"),
+    "balance": dict(choices=BALANCES, help="class imbalance: class_weight (default), sample (oversample), none"),
+    "label_rule": dict(choices=LABEL_RULES, help="window label: last frame's (default) or majority vote"),
+    "ae_epochs": dict(type=int, help="autoencoder epochs (early stopping may end sooner)"),
+    "lstm_epochs": dict(type=int, help="classifier epochs (early stopping may end sooner)"),
+    "ae_learning_rate": dict(type=float, help="autoencoder learning rate (paper: 0.01)"),
+    "ssim_window": dict(choices=SSIM_WINDOWS, help="SSIM statistics: gaussian 11x11 (default) or global"),
+}
 
 
 @dataclass(frozen=True)
@@ -74,7 +101,7 @@ class TrainConfig:
     # are symmetric; lighting, hair and head tilt are not, so a mirrored infant is a new look to learn from.
     mirror: bool = False
     # Train the classifier on latents as the int8 encoder will compute them too (simulated: int8 weights
-    # and activations, training/int8_view.py), picked at random like the mirrored ones, so int8 models
+    # and activations, training/nets/int8_view.py), picked at random like the mirrored ones, so int8 models
     # give the float models' answers (the conversion's parity gate). Costs one more encoding pass.
     int8_aware: bool = True
     lstm_learning_rate: float = 0.001
@@ -120,7 +147,7 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
         """Build from a dict, rejecting unknown keys (a typo must not pass silently)."""
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
@@ -128,7 +155,7 @@ class TrainConfig:
             raise CribsideError(f"unknown training config key(s): {', '.join(unknown)}")
         return cls(**values)
 
-    def replace(self, **changes: Any) -> "TrainConfig":
+    def replace(self, **changes: Any) -> TrainConfig:
         """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
 
@@ -136,3 +163,31 @@ class TrainConfig:
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
     if value not in choices:
         raise CribsideError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+
+
+def resolve_config(config_file: str | Path | None = None, sets: Sequence[str] = (),
+                   flags: Mapping[str, Any] | None = None) -> TrainConfig:
+    """TrainConfig from the defaults, then a JSON file of fields (``--config``), then ``KEY=VALUE``
+    items with JSON values (``--set``), then the :data:`TUNABLE_FLAGS` found in ``flags`` (None: not given).
+
+    Raises:
+        CribsideError: the file cannot be read, an item is not KEY=VALUE with KEY a field, or a value is bad.
+    """
+    values: dict = {}
+    if config_file is not None:
+        try:
+            values.update(json.loads(Path(config_file).read_text(encoding="utf-8")))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise CribsideError(f"cannot read --config {config_file}: {exc}") from None
+    known = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    for item in sets:
+        key, sep, raw = item.partition("=")
+        if not sep or key not in known:
+            raise CribsideError(f"--set {item!r}: expected KEY=VALUE with KEY a training config field")
+        try:
+            values[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            values[key] = raw
+    flags = flags or {}
+    values.update({name: flags[name] for name in TUNABLE_FLAGS if flags.get(name) is not None})
+    return TrainConfig.from_dict(values)

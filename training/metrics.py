@@ -15,9 +15,12 @@ Pure numpy.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
+
+from cribside.training.data.layout import CRY_LABELS, PAIN_LABELS
 
 
 def confusion_matrix(truth: np.ndarray, predicted: np.ndarray, n_classes: int) -> np.ndarray:
@@ -100,3 +103,8 @@ def task_metrics(cry_true: np.ndarray, cry_pred: np.ndarray, pain_true: np.ndarr
         "cry": cry,
         "pain": pain,
     }
+
+
+def window_metrics(cry: np.ndarray, pain: np.ndarray, cry_pred: np.ndarray, pain_pred: np.ndarray) -> dict[str, Any]:
+    """The paper's metrics with this project's label names (:func:`task_metrics`)."""
+    return task_metrics(cry, cry_pred, pain, pain_pred, CRY_LABELS, PAIN_LABELS)

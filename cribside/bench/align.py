@@ -98,10 +98,12 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps({"source": label, "threads": 1, "results": results}, indent=2))
         return 0
     print(f"cribside bench align: source {label}, {len(frames)} frames, 1 thread (median / p95 ms)")
-    print(f"{'resolution':>10} {'track':>5} {'decode':>13} {'detect':>13} {'landmarks':>13} {'warp':>11} {'align':>13} {'fps':>6} {'fps+dec':>7} {'faces':>7}")
+    print(f"{'resolution':>10} {'track':>5} {'decode':>13} {'detect':>13} {'landmarks':>13} {'warp':>11} {'align':>13} "
+          f"{'fps':>6} {'fps+dec':>7} {'faces':>7}")
     for r in results:
-        st = r["stages"]
-        cell = lambda k: f"{st[k]['median_ms']:5.2f}/{st[k]['p95_ms']:6.2f}"
+        def cell(k: str, st: dict = r["stages"]) -> str:
+            return f"{st[k]['median_ms']:5.2f}/{st[k]['p95_ms']:6.2f}"
+
         print(f"{r['resolution']:>10} {str(r['track']):>5} {cell('decode'):>13} {cell('detect'):>13} {cell('landmarks'):>13} "
               f"{cell('warp'):>11} {cell('total'):>13} {r['align_fps']:6.1f} {r['fps_with_decode']:7.1f} "
               f"{r['faces_found']:>3}/{r['frames']}")

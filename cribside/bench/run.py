@@ -28,14 +28,15 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
-from cribside.edge.errors import CribsideError
 from cribside.edge.app.stats import STAGES
+from cribside.edge.errors import CribsideError
 
 TARGETS = {"fps": 100.0, "p99_ms": 50.0, "cpu_percent": 10.0, "rss_mb": 300.0}
 
@@ -77,9 +78,9 @@ def run(args: argparse.Namespace) -> int:
 
 # -- phases ---------------------------------------------------------------------------------------
 def _throughput(video: Path, models: Path) -> dict[str, Any]:
-    from cribside.edge.config import CameraConfig, DeviceConfig
     from cribside.edge.app.build import Outputs, build_device
     from cribside.edge.app.runner import run_device
+    from cribside.edge.config import CameraConfig, DeviceConfig
 
     config = DeviceConfig()
     cameras = [CameraConfig(device_id="bench", source=str(video))]
@@ -100,9 +101,9 @@ def _live(video: Path, models: Path, host: str, port: int, seconds: float, work:
     import paho.mqtt.client as paho
     from paho.mqtt.enums import CallbackAPIVersion
 
-    from cribside.edge.config import config_from_dict
     from cribside.edge.app.build import Outputs, build_device
     from cribside.edge.app.runner import run_device
+    from cribside.edge.config import config_from_dict
 
     config = config_from_dict({
         "mqtt": {"host": host, "port": port, "prefix": "bench"},

@@ -37,13 +37,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Generate or load the data, time one epoch of each model, print the table."""
-    from cribside.training.models import prepare_tensorflow
+    from cribside.training.nets.session import prepare_tensorflow
 
     prepare_tensorflow()
     with tempfile.TemporaryDirectory(prefix="cribside-bench-") as tmp:
         data = args.data
         if data is None:
-            from cribside.training.synth import generate
+            from cribside.training.synth.dataset import generate
 
             print(f"generating SYNTHETIC data: {args.subjects} infants x {args.minutes} min ...", flush=True)
             data = generate(Path(tmp), args.subjects, args.minutes, seed=args.seed, raw=False, aligned=True).aligned
@@ -56,14 +56,12 @@ def run(args: argparse.Namespace) -> int:
 
 def time_epochs(data: Path, *, units: int, seed: int) -> dict[str, Any]:
     """One autoencoder epoch, one encoding pass and one classifier epoch on every frame/window of ``data``."""
-    import numpy as np
-
     from cribside.training.config import TrainConfig
-    from cribside.training.dataset import load_dataset, read_faces
-    from cribside.training.latents import encode_faces, faces_to_input, latents_for_table
-    from cribside.training.models import build_autoencoder, build_classifier
-    from cribside.training.train import start_training_session
-    from cribside.training.windows import FrameTable, build_windows
+    from cribside.training.data.dataset import load_dataset, read_faces
+    from cribside.training.data.windows import FrameTable, build_windows
+    from cribside.training.fit.latents import encode_faces, faces_to_input, latents_for_table
+    from cribside.training.nets.networks import build_autoencoder, build_classifier
+    from cribside.training.nets.session import start_training_session
 
     config = TrainConfig(units=units, seed=seed)
     start_training_session(seed)

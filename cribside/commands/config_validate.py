@@ -22,12 +22,12 @@ import argparse
 import os
 import ssl
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 from cribside.edge.config import ConfigError, DeviceConfig, MqttConfig, load_config
-from cribside.edge.errors import CribsideError
 from cribside.edge.config.secrets import password_source, read_mqtt_password, security_warnings
+from cribside.edge.errors import CribsideError
 from cribside.edge.sources.base import SourceOptions, file_source_path, redact_url
 from cribside.edge.sources.registry import open_source
 
@@ -48,7 +48,8 @@ def summary(cfg: DeviceConfig) -> list[str]:
         lines.append("mqtt: off (events go to the terminal only)")
     else:
         m = cfg.mqtt
-        auth = f"user {m.username}, password from {password_source(m) or 'env CRIBSIDE_MQTT_PASSWORD or systemd credential mqtt_password (not set here)'}" if m.username else "anonymous"
+        unset = "env CRIBSIDE_MQTT_PASSWORD or systemd credential mqtt_password (not set here)"
+        auth = f"user {m.username}, password from {password_source(m) or unset}" if m.username else "anonymous"
         tls = "TLS" + (" with client certificate" if m.tls.cert_file else "") if m.tls.enabled else "plain TCP"
         ha = f", Home Assistant discovery under {m.homeassistant.discovery_prefix}/" if m.homeassistant.enabled else ""
         lines.append(f"mqtt: {m.host}:{m.port}, {tls}, {auth}, topics {m.prefix}/<device_id>/...{ha}")

@@ -3,7 +3,7 @@
 Without ``--device``: the Keras models on the run's held-out test windows (or on
 every window of ``--data``), written to report.json, report.md and figures/.
 With ``--device MODELS``: the device path (TFLite models, aligner, sampling,
-windows) over the run's test videos, provided by ``cribside.training.device_eval``.
+windows) over the run's test videos, provided by ``cribside.training.evaluate.device``.
 """
 
 from __future__ import annotations
@@ -11,10 +11,11 @@ from __future__ import annotations
 import argparse
 import importlib
 from pathlib import Path
+from typing import Any
 
 from cribside.edge.errors import CribsideError
 
-DEVICE_EVAL_MODULE = "cribside.training.device_eval"
+DEVICE_EVAL_MODULE = "cribside.training.evaluate.device"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,15 +31,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate and print the headline figures."""
-    from cribside.training.models import prepare_tensorflow
+    from cribside.training.nets.session import prepare_tensorflow
 
     prepare_tensorflow()
-    from cribside.training.run import load_run
+    from cribside.training.fit.run import load_run
 
     run_ = load_run(args.run)
     if args.device is not None:
-        return _device_eval(args)
-    from cribside.training.evaluate import evaluate_on, evaluate_run
+        return _device_eval(run_, args)
+    from cribside.training.evaluate.report import evaluate_on, evaluate_run
 
     if args.data is not None:
         out = args.out or run_.root / f"eval-{args.data.resolve().name}"
@@ -61,11 +62,15 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _device_eval(args: argparse.Namespace) -> int:
+def _device_eval(run_: Any, args: argparse.Namespace) -> int:
     try:
         module = importlib.import_module(DEVICE_EVAL_MODULE)
     except ModuleNotFoundError as exc:
         if exc.name != DEVICE_EVAL_MODULE:
             raise
-        raise CribsideError("--device evaluation is not available in this build (no cribside.training.device_eval)") from None
-    return int(module.run(args))
+        raise CribsideError("--device evaluation is not available in this build (no cribside.training.evaluate.device)") from None
+    report = module.evaluate_device(run_, Path(args.device))
+    path = module.write_device_report(report, Path(args.out or run_.root))
+    print(module.format_report(report))
+    print(f"report: {path}")
+    return 0

@@ -32,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.demo_video:
-        from cribside.training.synth_video import DEMO_SEED, labels_path, make_demo_video
+        from cribside.training.synth.video import DEMO_SEED, labels_path, make_demo_video
 
         seed = args.seed or DEMO_SEED
         path = make_demo_video(args.demo_video, seed=seed, size=args.size)
@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if not args.out:
         raise CribsideError("give an output folder OUT (or --demo-video PATH)")
-    from cribside.training.synth import generate
+    from cribside.training.synth.dataset import generate
 
     summary = generate(args.out, args.subjects, args.minutes, args.seed, fps=args.fps, size=args.size,
                        raw=not args.no_raw, aligned=True, video=args.video, video_fps=args.video_fps,

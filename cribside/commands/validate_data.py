@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections import Counter
 
-from cribside.training.dataset import CRY_LABELS, PAIN_LABELS, Dataset, validate_dataset
+from cribside.training.data.layout import CRY_LABELS, PAIN_LABELS, Dataset
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,5 +36,7 @@ def summarize(dataset: Dataset) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from cribside.training.data.dataset import validate_dataset
+
     print(summarize(validate_dataset(args.data)))
     return 0

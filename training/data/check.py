@@ -1,4 +1,4 @@
-"""Validation of a dataset root against the layout documented in :mod:`cribside.training.dataset`.
+"""Validation of a dataset root against the layout documented in :mod:`cribside.training.data.layout`.
 
 Collects every problem with its labels.csv line number (header = line 1) and raises one
 DatasetError listing the first ones, so a user fixes a batch of mistakes per run, not one.
@@ -14,9 +14,17 @@ from pathlib import Path
 
 import cv2
 
-from cribside.training.dataset import (
-    CROP_SIZE, DEFAULT_FPS, IMAGE_EXTENSIONS, KINDS, LABELS_FILE, META_FILE, PAIN_LABELS,
-    Dataset, DatasetError, FrameLabel,
+from cribside.training.data.layout import (
+    CROP_SIZE,
+    DEFAULT_FPS,
+    IMAGE_EXTENSIONS,
+    KINDS,
+    LABELS_FILE,
+    META_FILE,
+    PAIN_LABELS,
+    Dataset,
+    DatasetError,
+    FrameLabel,
 )
 
 log = logging.getLogger(__name__)
@@ -26,7 +34,7 @@ MAX_LISTED = 10  # problems named in the error message; the count says how many 
 
 
 def check_dataset(root: Path) -> Dataset:
-    """Validate ``root`` and return the Dataset (see :func:`cribside.training.dataset.load_dataset`)."""
+    """Validate ``root`` and return the Dataset (see :func:`cribside.training.data.dataset.load_dataset`)."""
     if not root.is_dir():
         raise DatasetError(f"dataset folder not found: {root}")
     labels_path = root / LABELS_FILE

@@ -1,98 +1,43 @@
-"""Datasets of labelled infant face frames: the on-disk layout, loading and writing.
+"""Datasets of labelled infant face frames: loading (validated), reading the face crops, writing.
 
-Layout of a dataset root (the same for real data, synthetic data and preprocessed data)::
-
-    DATA/
-      labels.csv      header: subject,video,frame,cry,pain[,face]
-                        cry:  0 | 1            (0 = not crying, 1 = crying)
-                        pain: none | moderate | severe
-                        face: 1 | 0            (optional; preprocessed datasets: 0 = the aligner
-                                                found no face, the frame has no image and breaks windows)
-      dataset.json    optional: {"kind": "raw" | "aligned", "fps": 3, "synthetic": false,
-                                 "aligner": {...} | null, "notes": "..."}
-      <subject>/<video>/<frame:06d>.png | .jpg | .jpeg   one image per labelled frame
-
-- ``frame`` is an integer index in time order (3 frames per second in the paper); within one
-  video the rows must be strictly increasing. Rows of different videos may interleave.
-- The image of a row is ``<subject>/<video>/`` + the frame index zero-padded to 6 digits + one of
-  ``.png``, ``.jpg``, ``.jpeg``.
-- kind ``raw``: camera frames, which need the face aligner (``cribside preprocess``);
-  kind ``aligned``: 64x64 grayscale face crops, ready for training. Without ``dataset.json`` the kind
-  is inferred from the first image (64x64 means aligned).
-- ``aligner`` records the aligner settings that made an aligned dataset (null for crops drawn
-  directly by ``cribside synth``); ``synthetic`` is true for data made by ``cribside synth``.
-
-``validate_dataset`` reports missing images, unknown labels, bad cry/face values, unsorted or
-duplicate frames, missing columns and empty datasets as one :class:`DatasetError` listing the first
-problems with their labels.csv line numbers; images without a row are warnings.
+The layout, and the records a loaded dataset is made of, are in :mod:`cribside.training.data.layout`
+(re-exported here); the validation is :mod:`cribside.training.data.check`.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import cv2
 import numpy as np
 
 from cribside.edge.errors import CribsideError
+from cribside.training.data.check import check_dataset
+from cribside.training.data.layout import (
+    CROP_SIZE,
+    CRY_LABELS,
+    DEFAULT_FPS,
+    IMAGE_EXTENSIONS,
+    KINDS,
+    LABELS_FILE,
+    META_FILE,
+    PAIN_LABELS,
+    Dataset,
+    DatasetError,
+    FrameLabel,
+    image_path,
+    pain_index,
+)
 
-CRY_LABELS = ("no", "yes")
-PAIN_LABELS = ("none", "moderate", "severe")
-KINDS = ("raw", "aligned")
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
-CROP_SIZE = 64  # pixels: the autoencoder's input, and how an aligned dataset is recognised
-LABELS_FILE = "labels.csv"
-META_FILE = "dataset.json"
-DEFAULT_FPS = 3.0  # the paper sampled its videos at 3 frames per second
-
-
-class DatasetError(CribsideError):
-    """A dataset folder does not follow the documented layout."""
-
-
-@dataclass(frozen=True)
-class FrameLabel:
-    """One labelled frame.
-
-    ``cry`` is 0 (no) or 1 (yes); ``pain`` is an index into PAIN_LABELS; ``face`` is False when the
-    aligner found no face (then ``path`` does not exist and the frame breaks windows).
-    """
-
-    subject: str
-    video: str
-    frame: int
-    cry: int
-    pain: int
-    face: bool
-    path: Path
-
-
-@dataclass(frozen=True)
-class Dataset:
-    """A validated dataset root; ``frames`` keep labels.csv order (time-ordered within a video)."""
-
-    root: Path
-    kind: str
-    fps: float
-    synthetic: bool
-    aligner: dict | None
-    frames: tuple[FrameLabel, ...]
-    warnings: tuple[str, ...] = field(default=(), compare=False)
-
-    def videos(self) -> dict[tuple[str, str], list[FrameLabel]]:
-        """Frames grouped by (subject, video), each list in time order."""
-        grouped: dict[tuple[str, str], list[FrameLabel]] = {}
-        for label in self.frames:
-            grouped.setdefault((label.subject, label.video), []).append(label)
-        return grouped
-
-    def subjects(self) -> list[str]:
-        """Subject names in order of first appearance."""
-        return list(dict.fromkeys(label.subject for label in self.frames))
+__all__ = [
+    "CROP_SIZE", "CRY_LABELS", "DEFAULT_FPS", "IMAGE_EXTENSIONS", "KINDS", "LABELS_FILE", "META_FILE", "PAIN_LABELS",
+    "Dataset", "DatasetError", "FrameLabel", "image_path", "pain_index",
+    "load_dataset", "validate_dataset", "read_faces", "write_labels", "write_meta", "write_dataset",
+]
 
 
 def load_dataset(root: str | Path) -> Dataset:
@@ -101,8 +46,6 @@ def load_dataset(root: str | Path) -> Dataset:
     Raises:
         DatasetError: the folder, labels.csv, dataset.json or the images break the layout.
     """
-    from cribside.training.dataset_check import check_dataset
-
     return check_dataset(Path(root))
 
 
@@ -138,16 +81,6 @@ def read_faces(dataset: Dataset, frames: Sequence[FrameLabel] | None = None) -> 
             raise DatasetError(f"{label.path} is not a readable {CROP_SIZE}x{CROP_SIZE} face crop")
         faces[i] = image
     return faces
-
-
-def image_path(root: str | Path, subject: str, video: str, frame: int, ext: str = ".png") -> Path:
-    """Where the image of one frame lives in a dataset root."""
-    return Path(root) / subject / video / f"{int(frame):06d}{ext}"
-
-
-def pain_index(pain: int | str) -> int:
-    """Accept a pain label or its index; return the index into PAIN_LABELS."""
-    return PAIN_LABELS.index(pain) if isinstance(pain, str) else int(pain)
 
 
 def write_labels(root: str | Path, rows: Iterable[Mapping[str, Any] | FrameLabel], with_face: bool) -> None:

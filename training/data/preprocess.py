@@ -1,18 +1,21 @@
-"""``cribside preprocess DATA OUT``: align every frame of a raw dataset into an aligned one.
+"""Align every frame of a raw dataset into an aligned one (``cribside preprocess DATA OUT``).
 
 Each video is aligned by one worker process with its own FaceAligner (tracking on within the
 video, reset between videos). A video is written atomically: its crops go to a temporary folder
 that is renamed into place, then its rows are committed to ``OUT/.preprocess/<subject>/<video>.csv``.
 A second run skips every video whose committed rows match the input, so an interrupted run
-resumes where it stopped. The result is a dataset root (layout: cribside.training.dataset) with a
+resumes where it stopped. The result is a dataset root (layout: cribside.training.data.layout) with a
 ``face`` column (0 = no face found: no image, the frame breaks windows), ``dataset.json`` recording
 the aligner settings and their fingerprint, and ``preprocess_report.csv``.
+
+:func:`resolve_dataset` gives training and evaluation an aligned dataset whatever they were given:
+a raw one is aligned first into ``DIR/aligned`` (``RUN/aligned`` for ``cribside train``).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
+import logging
 import multiprocessing
 import os
 import shutil
@@ -24,16 +27,17 @@ from typing import TYPE_CHECKING
 import cv2
 
 from cribside.edge.errors import CribsideError
-from cribside.training.dataset import (
-    PAIN_LABELS, Dataset, FrameLabel, load_dataset, write_labels, write_meta,
-)
+from cribside.training.data.dataset import load_dataset, write_labels, write_meta
+from cribside.training.data.layout import PAIN_LABELS, Dataset, FrameLabel
 
 if TYPE_CHECKING:  # the aligner loads LiteRT: imported only where it runs
     from cribside.edge.face import AlignerSettings, FaceAligner
 
+log = logging.getLogger(__name__)
 STATE_DIR = ".preprocess"
 REPORT_FILE = "preprocess_report.csv"
 PART_HEADER = "frame,cry,pain,face"
+ALIGNED_DIR = "aligned"  # the folder resolve_dataset aligns a raw dataset into (RUN/aligned)
 
 
 @dataclass(frozen=True)
@@ -132,6 +136,21 @@ def preprocess(data: str | Path, out: str | Path, workers: int | None = None, pr
     return PreprocessReport(out, ordered, time.perf_counter() - start, settings.fingerprint())
 
 
+def resolve_dataset(data: Path, run_dir: Path, *, workers: int | None, progress: bool) -> tuple[Dataset, str]:
+    """The aligned dataset to train on, aligning a raw one into ``RUN/aligned`` first (reused if done).
+
+    Returns:
+        ``(aligned dataset, "raw" | "aligned")``: the second item is the kind the user gave.
+    """
+    dataset = load_dataset(data)
+    if dataset.kind == "aligned":
+        return dataset, "aligned"
+    aligned = run_dir / ALIGNED_DIR
+    log.info("%s holds raw frames: aligning faces into %s (resumable)", data, aligned)
+    preprocess(data, aligned, workers=workers, progress=progress)
+    return load_dataset(aligned), "raw"
+
+
 def _check_out(out: Path, data: Path, fingerprint: str) -> None:
     """Refuse to mix crops from different aligner settings or a different source in one OUT."""
     state = out / STATE_DIR
@@ -187,14 +206,14 @@ def _run(jobs: list[_Job], workers: int | None, progress: bool, total: int) -> l
     return results
 
 
-_ALIGNER: "FaceAligner | None" = None  # one per worker process, reused across its videos
+_ALIGNER: FaceAligner | None = None  # one per worker process, reused across its videos
 
 
 def _init_worker() -> None:
     cv2.setNumThreads(1)
 
 
-def _aligner(settings: dict, models_dir: str | None) -> "FaceAligner":
+def _aligner(settings: dict, models_dir: str | None) -> FaceAligner:
     """One aligner per process, created on first use and reused for every video."""
     global _ALIGNER
     from cribside.edge.face import AlignerSettings, FaceAligner
@@ -237,7 +256,7 @@ def _align_video(job: _Job) -> VideoReport:
     return VideoReport(job.subject, job.video, len(job.frames), sum(faces))
 
 
-def _finish(out: Path, dataset: Dataset, settings: "AlignerSettings", reports: tuple[VideoReport, ...]) -> None:
+def _finish(out: Path, dataset: Dataset, settings: AlignerSettings, reports: tuple[VideoReport, ...]) -> None:
     """labels.csv (with the face column) in input order, dataset.json and the report."""
     faces: dict[tuple[str, str, int], bool] = {}
     for r in reports:
@@ -254,19 +273,3 @@ def _finish(out: Path, dataset: Dataset, settings: "AlignerSettings", reports: t
     lines += [f"{r.subject},{r.video},{r.frames},{r.faces_found},{r.detection_rate:.4f}" for r in reports]
     (out / REPORT_FILE).write_text("\n".join(lines) + "\n", encoding="utf-8")
     shutil.rmtree(out / STATE_DIR / "tmp", ignore_errors=True)
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("data", metavar="DATA", help="raw dataset root")
-    parser.add_argument("out", metavar="OUT", help="aligned dataset root to write (resumable)")
-    parser.add_argument("--workers", type=int, default=None, help="processes (default: all CPUs)")
-    parser.add_argument("--select", choices=("largest", "center", "score"), default="largest",
-                        help="which face when several are seen (default largest)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-
-
-def run(args: argparse.Namespace) -> int:
-    report = preprocess(args.data, args.out, workers=args.workers, progress=not args.no_progress,
-                        select=args.select)
-    print(report.summary())
-    return 0

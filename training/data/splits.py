@@ -14,13 +14,14 @@ Deterministic for a seed.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from cribside.edge.errors import CribsideError
-from cribside.training.windows import FrameTable, Windows
+from cribside.training.data.windows import FrameTable, Windows
 
 MIN_SUBJECTS = 3  # one each for train, validation and test
 STRATIFY_TRIES = 200  # seeded shuffles tried to find held-out sets that show every class
@@ -49,7 +50,7 @@ class Split:
         return out
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Split":
+    def from_dict(cls, d: dict[str, Any]) -> Split:
         """Inverse of :meth:`to_dict`."""
         return cls(
             d["protocol"], int(d["seed"]), tuple(d["train"]), tuple(d["val"]), tuple(d["test"]),

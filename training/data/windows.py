@@ -19,8 +19,9 @@ time order (as :meth:`Dataset.videos` gives them).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -41,7 +42,7 @@ class FrameTable:
     face: np.ndarray  # (N,) bool, a face (and so an image) exists for this frame
 
     @classmethod
-    def from_frames(cls, frames: Iterable[Any]) -> "FrameTable":
+    def from_frames(cls, frames: Iterable[Any]) -> FrameTable:
         """From FrameLabel-like records (``subject, video, frame, cry, pain, face``), in the given order."""
         rows = list(frames)
         return cls(
@@ -54,7 +55,7 @@ class FrameTable:
         )
 
     @classmethod
-    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> "FrameTable":
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> FrameTable:
         """From a mapping holding the six field arrays (e.g. an opened ``latents.npz``)."""
         return cls(
             subject=np.asarray(arrays["subject"]).astype(str),
@@ -89,7 +90,7 @@ class Windows:
     def __len__(self) -> int:
         return int(self.rows.shape[0])
 
-    def select(self, mask: np.ndarray) -> "Windows":
+    def select(self, mask: np.ndarray) -> Windows:
         """The windows where ``mask`` (bool array or index array) selects."""
         return Windows(self.rows[mask], self.cry[mask], self.pain[mask], self.subject[mask], self.ids[mask])
 

@@ -1,4 +1,4 @@
-"""``cribside eval RUN --device MODELS``: the device path over the run's held-out recordings.
+"""The device path over a run's held-out recordings (``cribside eval RUN --device MODELS``).
 
 Window metrics: every held-out (subject, video) of the run's *raw* dataset is replayed
 through the device exactly as ``cribside run`` would watch it (frames folder at the
@@ -17,7 +17,6 @@ All of it is a SYNTHETIC figure when the run was trained on synthetic data.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 from pathlib import Path
@@ -25,33 +24,20 @@ from typing import Any
 
 import numpy as np
 
-from cribside.edge.temporal.alerts import AlertSettings
-from cribside.edge.errors import CribsideError
 from cribside.edge.app.replay import replay
+from cribside.edge.errors import CribsideError
 from cribside.edge.sources.folder import IMAGE_SUFFIXES
+from cribside.edge.temporal.alerts import AlertSettings
 
 DISTRESS_LEVELS = {"cry", "moderate_pain", "severe_pain"}
 _HEADLINE = ("cry_accuracy", "cry_f1", "pain_accuracy", "pain_mean_f1", "pain_weighted_f1")
 AGREEMENT_POINTS = 1.0  # device and Keras figures should agree within this many points
-
-
-def run(args: argparse.Namespace) -> int:
-    """Entry point used by ``cribside eval RUN --device MODELS``."""
-    from cribside.training.run import load_run
-
-    run_ = load_run(args.run)
-    report = evaluate_device(run_, Path(args.device))
-    out = Path(args.out or run_.root)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "device_report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(format_report(report))
-    print(f"report: {out / 'device_report.json'}")
-    return 0
+DEVICE_REPORT_FILE = "device_report.json"
 
 
 def _raw_source(run_: Any) -> Path:
     """The raw dataset behind a run: its own source, or the raw folder 'cribside preprocess' aligned."""
-    from cribside.training.dataset import load_dataset
+    from cribside.training.data.dataset import load_dataset
 
     if run_.data.get("source_kind") == "raw":
         return Path(run_.data["source"])
@@ -68,7 +54,7 @@ def _raw_source(run_: Any) -> Path:
 
 def evaluate_device(run_: Any, models: Path) -> dict[str, Any]:
     """Window metrics (device vs Keras) and, when videos exist, alert-level figures."""
-    from cribside.training.dataset import load_dataset
+    from cribside.training.data.dataset import load_dataset
 
     if run_.split.get("protocol") == "random":
         raise CribsideError("--device needs a subject or kfold split (a random split has no held-out videos)")
@@ -93,9 +79,17 @@ def evaluate_device(run_: Any, models: Path) -> dict[str, Any]:
     return report
 
 
+def write_device_report(report: dict[str, Any], out: Path) -> Path:
+    """Write ``OUT/device_report.json`` (OUT is created); returns its path."""
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / DEVICE_REPORT_FILE
+    path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
 def _window_metrics(rows: dict[str, list[dict[str, Any]]], videos: dict[tuple[str, str], list[Any]], root: Path,
                     label_rule: str) -> dict[str, Any]:
-    from cribside.training.evaluate import window_metrics
+    from cribside.training.metrics import window_metrics
 
     cry_true, pain_true, cry_pred, pain_pred = [], [], [], []
     for (subject, video), frames in videos.items():

@@ -5,8 +5,9 @@ matplotlib is imported inside each function, with the non-interactive Agg backen
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -1,4 +1,4 @@
-"""``cribside eval``: the paper's metrics for a run, as report.json, report.md and figures.
+"""The paper's metrics for a run (``cribside eval``), as report.json, report.md and figures.
 
 Reports, on the held-out test windows of the run's split (or on every window of
 another dataset with ``--data``): cry accuracy and F1 (crying class); pain
@@ -18,9 +18,10 @@ from typing import Any
 import numpy as np
 
 from cribside.edge.errors import CribsideError
-from cribside.training.dataset import CRY_LABELS, PAIN_LABELS
-from cribside.training.metrics import task_metrics
-from cribside.training.run import HISTORY_FILE, Run, read_json, write_json
+from cribside.training.data.layout import CRY_LABELS, PAIN_LABELS
+from cribside.training.fit.run import HISTORY_FILE, Run, read_json, write_json
+from cribside.training.metrics import window_metrics
+from cribside.training.nets.networks import predict_windows
 
 log = logging.getLogger(__name__)
 RECONSTRUCTIONS_SHOWN = 8
@@ -28,19 +29,6 @@ AE_EVAL_FACES = 2000  # held-out faces used for the autoencoder loss (enough for
 PAPER = {  # Kristian et al. 2018 on IFPaLD, random window split (Tables II-VI); for reference only
     "cry_f1": "0.930-0.942", "pain_weighted_f1": "0.924-0.952", "severe_f1": "0.985", "ssim_loss": "0.037",
 }
-
-
-def predict_windows(model: Any, latents: np.ndarray, batch_size: int = 512) -> tuple[np.ndarray, np.ndarray]:
-    """Cry (n, 2) and pain (n, 3) probabilities of the classifier for windows (n, L, 640)."""
-    if len(latents) == 0:
-        return np.zeros((0, len(CRY_LABELS)), np.float32), np.zeros((0, len(PAIN_LABELS)), np.float32)
-    out = model.predict(latents, batch_size=batch_size, verbose=0)
-    return np.asarray(out["cry"]), np.asarray(out["pain"])
-
-
-def window_metrics(cry: np.ndarray, pain: np.ndarray, cry_pred: np.ndarray, pain_pred: np.ndarray) -> dict[str, Any]:
-    """The paper's metrics with this project's label names (see training/metrics.py)."""
-    return task_metrics(cry, cry_pred, pain, pain_pred, CRY_LABELS, PAIN_LABELS)
 
 
 def baseline(cry: np.ndarray, pain: np.ndarray) -> dict[str, Any]:
@@ -54,8 +42,8 @@ def baseline(cry: np.ndarray, pain: np.ndarray) -> dict[str, Any]:
 
 def autoencoder_quality(run: Run, faces: np.ndarray) -> dict[str, Any]:
     """Mean SSIM loss (1 - SSIM) of the autoencoder on held-out faces, local and global SSIM."""
-    from cribside.training.latents import faces_to_input
-    from cribside.training.ssim import ssim
+    from cribside.training.fit.latents import faces_to_input
+    from cribside.training.nets.ssim import ssim
 
     x = faces_to_input(faces)
     recon = run.autoencoder().predict(x, batch_size=256, verbose=0)
@@ -90,11 +78,11 @@ def evaluate_on(run: Run, data: Path, out: Path, *, workers: int | None = None, 
     Raises:
         CribsideError: the dataset's crops were made with aligner settings other than the run's.
     """
-    from cribside.training.dataset import read_faces
-    from cribside.training.latents import encode_faces, latents_for_table
-    from cribside.training.run import aligner_record
-    from cribside.training.train import resolve_dataset
-    from cribside.training.windows import FrameTable, build_windows
+    from cribside.training.data.dataset import read_faces
+    from cribside.training.data.preprocess import resolve_dataset
+    from cribside.training.data.windows import FrameTable, build_windows
+    from cribside.training.fit.latents import encode_faces, latents_for_table
+    from cribside.training.fit.run import aligner_record
 
     out.mkdir(parents=True, exist_ok=True)
     dataset, _ = resolve_dataset(Path(data), out, workers=workers, progress=True)
@@ -144,7 +132,7 @@ def _evaluate(run: Run, out: Path, latents: np.ndarray, cry: np.ndarray, pain: n
 
 def _write_figures(run: Run, out: Path, metrics: dict[str, Any], faces: np.ndarray,
                    ae: dict[str, Any] | None) -> list[str]:
-    from cribside.training import figures
+    from cribside.training.evaluate import figures
 
     folder = out / "figures"
     folder.mkdir(exist_ok=True)
@@ -174,6 +162,6 @@ def _test_description(run: Run) -> str:
 
 def render_markdown(report: dict[str, Any]) -> str:
     """report.md: headline table, confusion matrices in the paper's layout, autoencoder loss."""
-    from cribside.training.report_md import render
+    from cribside.training.evaluate.report_md import render
 
     return render(report)

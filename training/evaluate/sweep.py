@@ -1,4 +1,4 @@
-"""``cribside sweep DATA --out DIR``: re-run the paper's LSTM grids (Tables II and III).
+"""Re-run the paper's LSTM grids, Tables II and III (``cribside sweep DATA --out DIR``).
 
 The autoencoder is trained once (a full ``cribside train`` into ``DIR/base``);
 every grid point then trains only the classifier on the same cached latents and
@@ -10,16 +10,16 @@ the classifier's training time, and names the split protocol.
 Grids: ``--preset table2`` (the paper's five (seq, units) rows, dropout 0.5),
 ``--preset table3`` (seq 4, 1,024 units, dropout 0.6/0.5/0.4/0.25/0.0), or
 ``--grid seq_len=3,4,5 --grid units=512,1024`` (every combination).
-TensorFlow is imported only when the command runs.
+TensorFlow is imported inside the functions.
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import itertools
 import json
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,21 +33,6 @@ GRID_KEYS = {"seq_len": int, "units": int, "dropout": float, "pain_dropout": flo
              "lstm_learning_rate": float, "heads": str, "balance": str}
 COLUMNS = ("seq_len", "units", "dropout", "cry_accuracy", "pain_accuracy", "cry_f1", "pain_weighted_f1",
            "pain_mean_f1", "moderate_f1", "epochs", "train_s")
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Register the command's arguments."""
-    parser.add_argument("data", type=Path, help="dataset root (as for 'cribside train')")
-    parser.add_argument("--out", type=Path, required=True, help="folder for base/, sweep.csv, sweep.md, sweep.json")
-    parser.add_argument("--preset", choices=sorted(PRESETS), help="the paper's Table II or Table III grid")
-    parser.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2",
-                        help=f"grid axis (repeatable; every combination); keys: {', '.join(GRID_KEYS)}")
-    parser.add_argument("--split", choices=("subject", "kfold", "random"), default="subject",
-                        help="split protocol for the base run (default subject)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="other TrainConfig fields for every run (JSON values), e.g. --set lstm_epochs=20")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 def grid_points(preset: str | None, axes: list[str]) -> list[dict[str, Any]]:
@@ -73,40 +58,42 @@ def grid_points(preset: str | None, axes: list[str]) -> list[dict[str, Any]]:
     return points
 
 
-def run(args: argparse.Namespace) -> int:
-    """Train the base run once, then one classifier per grid point; write the table."""
-    from cribside.training.models import prepare_tensorflow
+def run_sweep(data: str | Path, out: str | Path, points: list[dict[str, Any]], *, sets: Sequence[str] = (),
+              split: str = "subject", seed: int = 0, progress: bool = True) -> Path:
+    """Train the base run once (``OUT/base``, kept when it exists), then one classifier per grid point;
+    write the table. The base config is the defaults with ``sets`` (``KEY=VALUE``, JSON values), ``split``
+    and ``seed``; each point overrides it.
 
-    prepare_tensorflow()
-    from cribside.training.config import TrainConfig
-    from cribside.training.train import train
-    from cribside.training.train_cli import resolve_config
+    Returns:
+        The path of ``sweep.md``.
+    """
+    from cribside.training.config import TrainConfig, resolve_config
+    from cribside.training.fit.run import load_run
+    from cribside.training.fit.train import train
 
-    points = grid_points(args.preset, args.grid)
-    args.out.mkdir(parents=True, exist_ok=True)
-    base_args = argparse.Namespace(config=None, set=args.set, **{k: None for k in _flag_names()})
-    base_config = resolve_config(base_args).replace(split=args.split, seed=args.seed)
-    base_dir = args.out / "base"
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    base_config = resolve_config(sets=sets).replace(split=split, seed=seed)
+    base_dir = out / "base"
     if not (base_dir / "config.json").is_file():
-        train(args.data, base_dir, base_config, progress=not args.quiet)
-    rows = [sweep_point(base_dir, TrainConfig.from_dict({**base_config.to_dict(), **point}), progress=not args.quiet)
+        train(data, base_dir, base_config, progress=progress)
+    rows = [sweep_point(base_dir, TrainConfig.from_dict({**base_config.to_dict(), **point}), progress=progress)
             for point in points]
-    from cribside.training.run import load_run
-
-    write_table(args.out, rows, protocol=args.split, synthetic=load_run(base_dir).synthetic)
-    print((args.out / "sweep.md").read_text(encoding="utf-8"))
-    return 0
+    write_table(out, rows, protocol=split, synthetic=load_run(base_dir).synthetic)
+    return out / "sweep.md"
 
 
 def sweep_point(base_dir: Path, config: Any, *, progress: bool) -> dict[str, Any]:
     """Train and score one classifier on the base run's latents and split."""
     import numpy as np
 
-    from cribside.training.evaluate import predict_windows, window_metrics
-    from cribside.training.run import load_run
-    from cribside.training.splits import Split, random_split
-    from cribside.training.train import start_training_session, train_classifier
-    from cribside.training.windows import build_windows
+    from cribside.training.data.splits import Split, random_split
+    from cribside.training.data.windows import build_windows
+    from cribside.training.fit.run import load_run
+    from cribside.training.fit.train import train_classifier
+    from cribside.training.metrics import window_metrics
+    from cribside.training.nets.networks import predict_windows
+    from cribside.training.nets.session import start_training_session
 
     base = load_run(base_dir)
     table, latents = base.frames()
@@ -141,7 +128,8 @@ def write_table(out: Path, rows: list[dict[str, Any]], *, protocol: str, synthet
         writer = csv.DictWriter(handle, fieldnames=COLUMNS, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
-    (out / "sweep.json").write_text(json.dumps({"protocol": protocol, "synthetic": synthetic, "rows": rows}, indent=2) + "\n", encoding="utf-8")
+    summary = {"protocol": protocol, "synthetic": synthetic, "rows": rows}
+    (out / "sweep.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     head = ("| seq length | hidden units | dropout | cry acc | pain acc | cry F1 | pain weighted F1 "
             "| pain mean F1 | moderate F1 | epochs | train time (s) |")
     tag = "**SYNTHETIC data** (not comparable with the paper's IFPaLD figures). " if synthetic else ""
@@ -156,21 +144,15 @@ def write_table(out: Path, rows: list[dict[str, Any]], *, protocol: str, synthet
     (out / "sweep.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def _flag_names() -> list[str]:
-    from cribside.training.train_cli import _FLAGS
-
-    return list(_FLAGS)
-
-
 def _views(base: Any, config: Any, table: Any, latents: Any, frame_part: Any, progress: bool) -> tuple:
-    """Mirrored / int8 latents for the grid point (training/latent_views.py), from the base
+    """Mirrored / int8 latents for the grid point (training/fit/latent_views.py), from the base
     run's encoder and the faces of its dataset; none when the config asks for neither."""
     if not (config.mirror or config.int8_aware):
         return ()
     import numpy as np
 
-    from cribside.training.latent_views import latent_views
-    from cribside.training.train import standardization
+    from cribside.training.fit.latent_views import latent_views
+    from cribside.training.fit.train import standardization
 
     face_part = frame_part[table.face]
     faces = base.faces_of(np.flatnonzero(table.face))

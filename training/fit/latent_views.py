@@ -1,7 +1,7 @@
 """Other views of the training latents, and batches that mix them (``cribside train``).
 
 - mirrored faces (``TrainConfig.mirror``): each crop flipped left-right, encoded like the originals;
-- the int8 encoder's latents (``TrainConfig.int8_aware``), simulated by :mod:`cribside.training.int8_view`.
+- the int8 encoder's latents (``TrainConfig.int8_aware``), simulated by :mod:`cribside.training.nets.int8_view`.
 
 :class:`ViewedWindows` feeds the classifier one pass over its training windows per epoch, each
 window's latents drawn at random from the original and the views, so the views cost no epoch time.
@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 
 from cribside.training.config import TrainConfig
-from cribside.training.int8_view import int8_encoder
-from cribside.training.latents import encode_faces, latents_for_table
-from cribside.training.windows import FrameTable
+from cribside.training.data.windows import FrameTable
+from cribside.training.fit.latents import encode_faces, latents_for_table
+from cribside.training.nets.int8_view import int8_encoder
 
 INT8_CALIBRATION = 500  # training faces that set the simulated int8 ranges (convert's default too)
 

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from cribside.edge.errors import CribsideError
-from cribside.training.windows import FrameTable
+from cribside.training.data.windows import FrameTable
 
 LATENTS_FILE = "latents.npz"
 ENCODE_BATCH = 512

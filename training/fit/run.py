@@ -13,7 +13,7 @@ Layout (written by ``cribside train``, read by ``eval``, ``convert`` and the dev
       encoder.keras      (64,64,1) float32 [0,1] -> (640,) float32, the flattened 8x8x10 latent
       classifier.keras   (seq_len, 640) float32 -> {"cry": (2,) softmax, "pain": (3,) softmax}
       classifier_cry.keras, classifier_pain.keras   only when the heads were trained as separate LSTMs
-      latents.npz        per-frame latents and labels (see training/latents.py)
+      latents.npz        per-frame latents and labels (see training/fit/latents.py)
       history.json       training histories of both models, timings and class counts
       aligned/           the preprocessed dataset, when training started from raw frames
       report.json, report.md, figures/*.png   written by ``cribside eval``
@@ -31,9 +31,9 @@ from typing import Any
 import numpy as np
 
 from cribside.edge.errors import CribsideError
-from cribside.training.latents import LATENTS_FILE, load_latents
-from cribside.training.splits import Split
-from cribside.training.windows import FrameTable, Windows, build_windows
+from cribside.training.data.splits import Split
+from cribside.training.data.windows import FrameTable, Windows, build_windows
+from cribside.training.fit.latents import LATENTS_FILE, load_latents
 
 CONFIG_FILE = "config.json"
 DATA_FILE = "data.json"
@@ -119,7 +119,8 @@ class Run:
 
     def keras_metrics(self) -> dict[str, Any]:
         """The paper's metrics of the Keras classifier on the test windows (see training/metrics.py)."""
-        from cribside.training.evaluate import predict_windows, window_metrics
+        from cribside.training.metrics import window_metrics
+        from cribside.training.nets.networks import predict_windows
 
         latents, cry, pain = self.test_windows()
         cry_p, pain_p = predict_windows(self.classifier(), latents)
@@ -142,7 +143,7 @@ class Run:
         Raises:
             CribsideError: the dataset no longer holds one of those frames.
         """
-        from cribside.training.dataset import load_dataset, read_faces
+        from cribside.training.data.dataset import load_dataset, read_faces
 
         table, _ = self.frames()
         dataset = load_dataset(self.data["data"])

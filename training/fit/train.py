@@ -1,16 +1,16 @@
-"""``cribside train``: dataset -> aligned faces -> autoencoder -> cached latents -> LSTM -> RUN folder.
+"""Training (``cribside train``): dataset -> aligned faces -> autoencoder -> cached latents -> LSTM -> RUN folder.
 
 The stages, each a function:
-1. :func:`resolve_dataset`: a raw dataset is aligned first (``RUN/aligned``, resumable,
-   through the foundation face aligner); an aligned one is used as is.
-2. windows over every video (training/windows.py) and the split (training/splits.py).
+1. :func:`~cribside.training.data.preprocess.resolve_dataset`: a raw dataset is aligned first
+   (``RUN/aligned``, resumable, through the foundation face aligner); an aligned one is used as is.
+2. windows over every video (training/data/windows.py) and the split (training/data/splits.py).
 3. :func:`train_autoencoder` on the training split's faces, SSIM loss, early stopping
    on validation loss with the best weights restored.
-4. every face encoded once (training/latents.py), plus the int8 encoder's view of it (and a
-   mirrored one if asked: training/latent_views.py).
+4. every face encoded once (training/fit/latents.py), plus the int8 encoder's view of it (and a
+   mirrored one if asked: training/fit/latent_views.py).
 5. :func:`train_classifier` on windows of cached latents, with class weights or
    balanced sampling, early stopping, best weights restored.
-6. everything written to RUN (layout in training/run.py).
+6. everything written to RUN (layout in training/fit/run.py).
 
 Deterministic for a seed (Keras seeds + TensorFlow op determinism).
 """
@@ -26,17 +26,19 @@ from typing import Any
 import numpy as np
 
 from cribside.edge.errors import CribsideError
-from cribside.training import run as runfiles
 from cribside.training.config import TrainConfig
-from cribside.training.dataset import CRY_LABELS, PAIN_LABELS, Dataset, load_dataset, read_faces
-from cribside.training.latent_views import ViewedWindows, latent_views
-from cribside.training.latents import encode_faces, faces_to_input, latents_for_table, save_latents
-from cribside.training.models import Classifier, build_autoencoder, build_classifier
-from cribside.training.splits import Split, kfold_split, random_split, subject_split
-from cribside.training.windows import FrameTable, Windows, build_windows
+from cribside.training.data.dataset import read_faces
+from cribside.training.data.layout import CRY_LABELS, PAIN_LABELS, Dataset
+from cribside.training.data.preprocess import resolve_dataset
+from cribside.training.data.splits import Split, kfold_split, random_split, subject_split
+from cribside.training.data.windows import FrameTable, Windows, build_windows
+from cribside.training.fit import run as runfiles
+from cribside.training.fit.latent_views import ViewedWindows, latent_views
+from cribside.training.fit.latents import encode_faces, faces_to_input, latents_for_table, save_latents
+from cribside.training.nets.networks import Classifier, build_autoencoder, build_classifier
+from cribside.training.nets.session import start_training_session
 
 log = logging.getLogger(__name__)
-ALIGNED_DIR = "aligned"
 VAL_DATA_LOSS = "val_data_loss"  # validation loss without weight penalties: what early stopping watches
 
 
@@ -106,40 +108,6 @@ class _Stopwatch:
         return round(time.perf_counter() - self.start, 3)
 
 
-def start_training_session(seed: int) -> None:
-    """Seed Python, numpy and TensorFlow, ask TensorFlow for deterministic ops, and turn off
-    Grappler's remapper.
-
-    The remapper: with oneDNN (:func:`cribside.training.models.prepare_tensorflow`), TensorFlow
-    2.21's remapper fails on the autoencoder's training graph (it fuses Conv2D + BiasAdd +
-    LeakyReLU although the LeakyReLU gradient reads the BiasAdd output), logs an error line and
-    skips the pass anyway; turning it off changed neither model's epoch time.
-    """
-    import keras
-    import tensorflow as tf
-
-    keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()
-    tf.config.optimizer.set_experimental_options({"remapping": False})
-
-
-def resolve_dataset(data: Path, run_dir: Path, *, workers: int | None, progress: bool) -> tuple[Dataset, str]:
-    """The aligned dataset to train on, aligning a raw one into ``RUN/aligned`` first (reused if done).
-
-    Returns:
-        ``(aligned dataset, "raw" | "aligned")``: the second item is the kind the user gave.
-    """
-    dataset = load_dataset(data)
-    if dataset.kind == "aligned":
-        return dataset, "aligned"
-    from cribside.training.preprocess import preprocess
-
-    aligned = run_dir / ALIGNED_DIR
-    log.info("%s holds raw frames: aligning faces into %s (resumable)", data, aligned)
-    preprocess(data, aligned, workers=workers, progress=progress)
-    return load_dataset(aligned), "raw"
-
-
 def make_split(config: TrainConfig, table: FrameTable, windows: Windows) -> Split:
     """The split the config asks for, over the subjects (or windows) present."""
     subjects = sorted(set(table.subject.tolist()))
@@ -187,7 +155,7 @@ def train_classifier(config: TrainConfig, latents: np.ndarray, windows: Windows,
         latents: (N, latent) per table frame. windows/part: all windows and their part.
         train_latents: the training faces' latents, for the input standardisation statistics.
         views: other latents of the same frames, like ``latents`` (mirrored faces, the int8
-            encoder's: training/latent_views.py); every epoch each training window takes its
+            encoder's: training/fit/latent_views.py); every epoch each training window takes its
             latents from one of ``latents`` and the views, at random. Validation uses ``latents`` only.
     """
     train_idx, val_idx = np.flatnonzero(part == 0), np.flatnonzero(part == 1)
@@ -232,7 +200,7 @@ def raw_noise_std(config: TrainConfig, train_latents: np.ndarray) -> float:
     return config.raw_latent_noise_steps * step
 
 
-def _fit_classifier(config: TrainConfig, model: Any, heads: tuple[str, ...], train_set: "tuple | ViewedWindows",
+def _fit_classifier(config: TrainConfig, model: Any, heads: tuple[str, ...], train_set: tuple | ViewedWindows,
                     val_set: tuple, progress: bool) -> dict[str, list[float]]:
     (xv, yv, wv) = val_set
     pick = lambda d: {h: d[h] for h in heads}  # noqa: E731 - the model has only these outputs
@@ -290,7 +258,7 @@ def split_counts(windows: Windows, part: np.ndarray) -> dict[str, Any]:
 def save_run(out: Path, config: TrainConfig, dataset: Dataset, source: Path, source_kind: str, split: Split,
              autoencoder: Any, encoder: Any, classifier: Classifier, table: FrameTable, latents: np.ndarray,
              history: dict[str, Any]) -> None:
-    """Write every file of the run layout (training/run.py). Models first, config.json last."""
+    """Write every file of the run layout (training/fit/run.py). Models first, config.json last."""
     autoencoder.save(out / runfiles.AUTOENCODER_FILE)
     encoder.save(out / runfiles.ENCODER_FILE)
     classifier.combined.save(out / runfiles.CLASSIFIER_FILE)

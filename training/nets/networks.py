@@ -8,6 +8,7 @@
   L2 ``l2``) -> dropout -> two softmax heads named ``cry`` (no, yes) and
   ``pain`` (none, moderate, severe). ``heads="separate"`` gives each head its
   own LSTM (the paper's best dropout differs per task: 0.5 cry, 0.25 pain).
+- :func:`predict_windows`: the classifier's cry and pain probabilities for windows, as arrays.
 
 The LSTM is built with ``unroll=True``: with Keras 3 the looped LSTM fails TFLite
 conversion ("tf.TensorListReserve requires element_shape to be static"), and
@@ -24,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from cribside.training.config import TrainConfig
-from cribside.training.ssim import ssim_loss
+from cribside.training.nets.ssim import ssim_loss
 
 IMAGE_SHAPE = (64, 64, 1)
 CRY_CLASSES = 2
@@ -56,7 +57,7 @@ def build_autoencoder(config: TrainConfig) -> tuple[Any, Any]:
     import keras
     from keras import layers
 
-    from cribside.training.fused_adam import FusedAdam
+    from cribside.training.nets.fused_adam import FusedAdam
 
     image = keras.Input(shape=IMAGE_SHAPE, name="face")
     x = image
@@ -137,6 +138,14 @@ def build_classifier(
     return Classifier(combined, cry_model, pain_model)
 
 
+def predict_windows(model: Any, latents: np.ndarray, batch_size: int = 512) -> tuple[np.ndarray, np.ndarray]:
+    """Cry (n, 2) and pain (n, 3) probabilities of the classifier for windows (n, L, 640)."""
+    if len(latents) == 0:
+        return np.zeros((0, CRY_CLASSES), np.float32), np.zeros((0, PAIN_CLASSES), np.float32)
+    out = model.predict(latents, batch_size=batch_size, verbose=0)
+    return np.asarray(out["cry"]), np.asarray(out["pain"])
+
+
 def _lstm_branch(config: TrainConfig, x: Any, dropout: float, name: str) -> Any:
     from keras import layers, regularizers
 
@@ -151,7 +160,7 @@ def _lstm_branch(config: TrainConfig, x: Any, dropout: float, name: str) -> Any:
 
 
 def _compile(model: Any, config: TrainConfig, heads: tuple[str, ...]) -> None:
-    from cribside.training.fused_adam import FusedAdam
+    from cribside.training.nets.fused_adam import FusedAdam
 
     model.compile(
         optimizer=FusedAdam(config.lstm_learning_rate),
@@ -166,20 +175,3 @@ def _activation(config: TrainConfig, name: str) -> Any:
     if config.activation == "leaky_relu":
         return layers.LeakyReLU(negative_slope=config.leaky_alpha, name=name)
     return layers.ReLU(name=name)
-
-
-def prepare_tensorflow() -> None:
-    """Set TensorFlow's process options; call before TensorFlow is imported. Environment values
-    the user already set win.
-
-    - ``TF_CPP_MIN_LOG_LEVEL=2``: hide the C++ info and warning lines (CPU feature banners);
-      errors still show.
-    - ``TF_ENABLE_ONEDNN_OPTS=1``: TensorFlow's oneDNN kernels. TensorFlow turns them on by
-      itself only on CPUs with AVX-512 or newer; on AVX2-only CPUs (many cloud VMs, AMD EPYC)
-      its default kernels run the autoencoder's 1- and 10-channel convolutions markedly slower
-      (README, Training: time).
-    """
-    import os
-
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")

@@ -18,7 +18,8 @@ TensorFlow is imported inside the functions (this module is imported by CLIs).
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 K1 = 0.01
 K2 = 0.03

@@ -6,7 +6,7 @@ label. A linear discriminant on those hidden values (each window: its 4-frame me
 trained on some synthetic infants and scored on others, is what a model that read the face
 perfectly could reach: no figure on synthetic faces can honestly be expected above it.
 
-``python -m cribside.training.synth_ceiling`` prints the figures the README quotes.
+``python -m cribside.training.synth.ceiling`` prints the figures the README quotes.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from cribside.training.dataset import PAIN_LABELS
+from cribside.training.data.layout import PAIN_LABELS
 from cribside.training.metrics import task_metrics
-from cribside.training.synth_face import random_identity
-from cribside.training.synth_schedule import build_schedule, random_episodes
+from cribside.training.synth.face import random_identity
+from cribside.training.synth.schedule import build_schedule, random_episodes
 
 FPS = 3.0
 

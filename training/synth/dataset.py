@@ -1,7 +1,7 @@
 """SYNTHETIC datasets for tests and demos: drawn infant faces with scheduled cry and pain labels.
 
 Nothing here is real data, and accuracy measured on it is a synthetic figure, never a clinical
-one. ``generate`` writes two dataset roots with the same labels (layout: cribside.training.dataset):
+one. ``generate`` writes two dataset roots with the same labels (layout: cribside.training.data.layout):
 
 - ``OUT/raw/``: camera frames (JPEG) with a drawn face: varied identity, size, position, light,
   in-plane tilt up to +-40 degrees, noise and blur; ``cribside preprocess`` aligns them.
@@ -27,10 +27,11 @@ import cv2
 import numpy as np
 
 from cribside.edge.errors import CribsideError
-from cribside.training.dataset import PAIN_LABELS, image_path, write_labels, write_meta
-from cribside.training.synth_face import FaceRenderer, random_identity
-from cribside.training.synth_scene import random_scene, render_frame
-from cribside.training.synth_schedule import build_schedule, random_episodes
+from cribside.training.data.dataset import write_labels, write_meta
+from cribside.training.data.layout import PAIN_LABELS, image_path
+from cribside.training.synth.face import FaceRenderer, random_identity
+from cribside.training.synth.scene import random_scene, render_frame
+from cribside.training.synth.schedule import build_schedule, random_episodes
 
 SYNTHETIC_NOTICE = ("SYNTHETIC data drawn by 'cribside synth': cartoon faces with scheduled labels, for tests "
                     "and demos only. Not infants, not clinical data; accuracy on it is a synthetic figure.")
@@ -197,7 +198,7 @@ def _render_video(job: _VideoJob) -> tuple[list[dict], list[Path]]:
         rows.append({"subject": subject, "video": video, "frame": i, "cry": int(cry[i]), "pain": int(pain[i])})
     files = []
     if job.video:
-        from cribside.training.synth_video import write_video
+        from cribside.training.synth.video import write_video
 
         path = job.out / "videos" / f"{subject}_{video}.mp4"
         write_video(path, renderer, scene, schedule, job.fps, job.video_fps, noise_rng)

@@ -100,7 +100,7 @@ class FaceRenderer:
                          + 0.12 * identity.light_dx * nx).astype(np.float32)
 
     def render(self, e: dict[str, float]) -> tuple[np.ndarray, np.ndarray, FaceLandmarks]:
-        """Draw the face with expression ``e`` (see synth_schedule.Schedule).
+        """Draw the face with expression ``e`` (see schedule.Schedule).
 
         Returns:
             (bgr float32 CANVASxCANVASx3, alpha float32 CANVASxCANVAS in 0..1, landmarks).

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from cribside.training.synth_face import CX, CY, FaceLandmarks, FaceRenderer, Identity
+from cribside.training.synth.face import CX, CY, FaceLandmarks, FaceRenderer, Identity
 
 CROP_SIZE = 64
 MARGIN_TOP, MARGIN_BOTTOM = 0.05, 0.04  # as AlignerSettings' defaults

@@ -19,10 +19,10 @@ import cv2
 import numpy as np
 
 from cribside.edge.errors import CribsideError
-from cribside.training.dataset import PAIN_LABELS
-from cribside.training.synth_face import FaceRenderer, random_identity
-from cribside.training.synth_scene import Scene, random_scene, render_frame
-from cribside.training.synth_schedule import Schedule, build_schedule, scripted_episodes
+from cribside.training.data.layout import PAIN_LABELS
+from cribside.training.synth.face import FaceRenderer, random_identity
+from cribside.training.synth.scene import Scene, random_scene, render_frame
+from cribside.training.synth.schedule import Schedule, build_schedule, scripted_episodes
 
 FOURCC = "mp4v"
 

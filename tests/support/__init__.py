@@ -1,0 +1,1 @@
+"""What the tests share: fixtures (registered as plugins in tests/conftest.py) and helpers."""

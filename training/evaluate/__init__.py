@@ -1,0 +1,1 @@
+"""Evaluation of a RUN: the Keras report and figures, the device path, the paper's grids (sweeps)."""

@@ -1,0 +1,1 @@
+"""Training: dataset -> autoencoder -> cached latents -> LSTM classifier -> the RUN folder."""
