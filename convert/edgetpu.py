@@ -2,7 +2,7 @@
 
 ``edgetpu_compiler`` is an x86-64 Linux tool from Coral's own apt repository
 (``packages.cloud.google.com/apt coral-edgetpu-stable``, package ``edgetpu-compiler``;
-see the README). Without it the conversion says so in one line and goes on.
+see docs/conversion.md, "Edge TPU"). Without it the conversion says so in one line and goes on.
 """
 
 from __future__ import annotations

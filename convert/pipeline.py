@@ -161,7 +161,7 @@ def _edgetpu_variant(int8: Variant, out: Path) -> tuple[Variant | None, str]:
     if compiler is None:
         return None, (
             f"edgetpu: {edgetpu.COMPILER} not found, no Edge TPU build "
-            "(x86-64 only; install package edgetpu-compiler from Coral's apt repository, see README)"
+            "(x86-64 only; install package edgetpu-compiler from Coral's apt repository, see docs/conversion.md)"
         )
     specs: dict[str, ModelFile] = {}
     ops: dict[str, dict[str, int]] = {}

@@ -1,6 +1,6 @@
 """Every training hyperparameter in one place: :class:`TrainConfig`, and how a run's is resolved.
 
-Defaults follow the paper (Kristian et al., JNTETI 2018; see the README):
+Defaults follow the paper (Kristian et al., JNTETI 2018; see docs/training.md):
 autoencoder of 3 conv + 3 transposed-conv layers, 3x3 filters, 10 filters per
 layer, stride 2, LeakyReLU(0.2), SSIM loss, learning rate 0.01; LSTM of 1,024
 units over windows of 4 frames, L2 0.001, dropout 0.5 (the paper's best for

@@ -93,7 +93,7 @@ def train(data: str | Path, out: str | Path, config: TrainConfig, *, overwrite: 
 
 
 class _Stopwatch:
-    """Wall time per stage, for history.json (the README's training-time figure comes from here)."""
+    """Wall time per stage, for history.json (the training-time figures in benchmarks/RESULTS.md come from here)."""
 
     def __init__(self) -> None:
         self.start = self.last = time.perf_counter()

@@ -15,7 +15,7 @@ def prepare_tensorflow() -> None:
     - ``TF_ENABLE_ONEDNN_OPTS=1``: TensorFlow's oneDNN kernels. TensorFlow turns them on by
       itself only on CPUs with AVX-512 or newer; on AVX2-only CPUs (many cloud VMs, AMD EPYC)
       its default kernels run the autoencoder's 1- and 10-channel convolutions markedly slower
-      (README, Training: time).
+      (benchmarks/RESULTS.md, training times).
     """
     import os
 

@@ -6,7 +6,7 @@ label. A linear discriminant on those hidden values (each window: its 4-frame me
 trained on some synthetic infants and scored on others, is what a model that read the face
 perfectly could reach: no figure on synthetic faces can honestly be expected above it.
 
-``python -m cribside.training.synth.ceiling`` prints the figures the README quotes.
+``python -m cribside.training.synth.ceiling`` prints the cue-ceiling figures the README and benchmarks/RESULTS.md quote.
 """
 
 from __future__ import annotations
