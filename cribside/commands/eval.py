@@ -56,6 +56,16 @@ def run(args: argparse.Namespace) -> int:
         f"(none {m['pain_f1']['none']:.3f}, moderate {m['pain_f1']['moderate']:.3f}, "
         f"severe {m['pain_f1']['severe']:.3f})"
     )
+    hog = report.get("baseline_hog")
+    if hog is not None:
+        auc = "n/a" if hog["cry_roc_auc"] is None else f"{hog['cry_roc_auc']:.3f}"
+        print(f"HOG+logistic baseline (same split, crops, windows; {hog['n_train_windows']} training windows): "
+              f"cry F1 {hog['cry_f1']:.3f} ROC AUC {auc}; pain weighted F1 {hog['pain_weighted_f1']:.3f}")
+        beats = report["beats_hog_baseline"]
+        verdict = {True: "beats", False: "does not beat"}
+        print(f"model {verdict[beats['cry_f1']]} the HOG baseline on cry F1 ({m['cry_f1']:.3f} vs {hog['cry_f1']:.3f}); "
+              f"{verdict[beats['pain_weighted_f1']]} it on pain weighted F1 "
+              f"({m['pain_weighted_f1']:.3f} vs {hog['pain_weighted_f1']:.3f})")
     if report.get("autoencoder"):
         print(f"autoencoder SSIM loss on held-out faces: {report['autoencoder']['ssim_loss']:.3f}")
     print(f"report: {out / 'report.md'}")

@@ -40,6 +40,13 @@ def baseline(cry: np.ndarray, pain: np.ndarray) -> dict[str, Any]:
             "pain_weighted_f1": m["pain_weighted_f1"]}
 
 
+def beats_baseline(metrics: dict[str, Any], hog: dict[str, Any] | None) -> dict[str, bool] | None:
+    """Whether the model's cry F1 and pain weighted F1 are above the HOG baseline's (None without one)."""
+    if hog is None:
+        return None
+    return {k: bool(metrics[k] > hog[k]) for k in ("cry_f1", "pain_weighted_f1")}
+
+
 def autoencoder_quality(run: Run, faces: np.ndarray) -> dict[str, Any]:
     """Mean SSIM loss (1 - SSIM) of the autoencoder on held-out faces, local and global SSIM."""
     from cribside.training.fit.latents import faces_to_input
@@ -68,8 +75,10 @@ def evaluate_run(run: Run, out: Path | None = None, *, figures: bool = True) -> 
     if len(cry) == 0:
         raise CribsideError(f"{run.root}: the test split holds no windows")
     faces = run.test_faces(limit=AE_EVAL_FACES)
+    from cribside.training.evaluate.baseline import run_baseline
+
     return _evaluate(run, out, latents, cry, pain, faces, source=run.data["data"],
-                     test_desc=_test_description(run), figures=figures)
+                     test_desc=_test_description(run), figures=figures, hog=run_baseline(run))
 
 
 def evaluate_on(run: Run, data: Path, out: Path, *, workers: int | None = None, figures: bool = True) -> dict[str, Any]:
@@ -105,7 +114,7 @@ def evaluate_on(run: Run, data: Path, out: Path, *, workers: int | None = None, 
 
 
 def _evaluate(run: Run, out: Path, latents: np.ndarray, cry: np.ndarray, pain: np.ndarray, faces: np.ndarray,
-              *, source: str, test_desc: str, figures: bool) -> dict[str, Any]:
+              *, source: str, test_desc: str, figures: bool, hog: dict[str, Any] | None = None) -> dict[str, Any]:
     cry_p, pain_p = predict_windows(run.classifier(), latents)
     metrics = window_metrics(cry, pain, cry_p.argmax(1), pain_p.argmax(1))
     ae = autoencoder_quality(run, faces) if len(faces) else None
@@ -117,6 +126,8 @@ def _evaluate(run: Run, out: Path, latents: np.ndarray, cry: np.ndarray, pain: n
                                                     "balance", "label_rule", "l2", "fps", "seed")},
         "metrics": metrics,
         "baseline_majority": baseline(cry, pain),
+        "baseline_hog": hog,
+        "beats_hog_baseline": beats_baseline(metrics, hog),
         "autoencoder": {k: v for k, v in (ae or {}).items() if not k.startswith("_")} or None,
         "paper_reference": PAPER,
     }

@@ -40,6 +40,7 @@ def render(report: dict[str, Any]) -> str:
         f"| severe pain precision | {m['severe_precision']:.3f} | | |",
         f"| severe pain recall | {m['severe_recall']:.3f} | | |",
         "",
+        *_hog(report),
         "## Cry confusion (paper Table IV layout: rows truth, columns prediction)",
         "",
         *_confusion(m["cry"]),
@@ -62,6 +63,27 @@ def render(report: dict[str, Any]) -> str:
     for fig in report.get("figures", []):
         lines.append(f"![{fig}]({fig})")
     return "\n".join(lines) + "\n"
+
+
+def _hog(report: dict[str, Any]) -> list[str]:
+    hog = report.get("baseline_hog")
+    if not hog:
+        return []
+    m, beats = report["metrics"], report["beats_hog_baseline"]
+    auc = "n/a" if hog["cry_roc_auc"] is None else f"{hog['cry_roc_auc']:.3f}"
+    return [
+        "## Simple-feature baseline (HOG + logistic regression, same split, crops and windows)",
+        "",
+        f"Fitted on {hog['n_train_windows']} training windows, scored on the {hog['n_windows']} test windows above.",
+        "",
+        "| metric | model | HOG baseline | model beats it |",
+        "|---|---|---|---|",
+        f"| cry F1 (crying) | {m['cry_f1']:.3f} | {hog['cry_f1']:.3f} | {'yes' if beats['cry_f1'] else 'no'} |",
+        f"| cry ROC AUC | | {auc} | |",
+        f"| pain weighted F1 | {m['pain_weighted_f1']:.3f} | {hog['pain_weighted_f1']:.3f} | "
+        f"{'yes' if beats['pain_weighted_f1'] else 'no'} |",
+        "",
+    ]
 
 
 def _confusion(summary: dict[str, Any]) -> list[str]:
