@@ -12,17 +12,23 @@ import json
 
 from cribside.edge.comms.contract import device_topic
 from cribside.edge.config import MqttConfig
+from cribside.edge.temporal.alerts import LEVELS
 
 # Home Assistant sets an entity to "unknown" when its value template renders the text None.
 # Every template maps the labels it knows and nothing else: an unknown label (no face, no window,
 # a newer contract) is unknown in Home Assistant, never "not crying" or "no pain".
+KNOWN_STATES = {
+    "crying": ("ON", "OFF"),
+    "pain_level": ("none", "moderate", "severe"),
+    "face_visible": ("ON", "OFF"),
+    "alert_level": (*LEVELS, "no_signal"),
+}
+"""What each entity may show besides unknown (``None``)."""
+
 _CRY = "{% set l = value_json.cry.label %}{{ 'ON' if l == 'yes' else ('OFF' if l == 'no' else 'None') }}"
-_PAIN = "{% set l = value_json.pain.label %}{{ l if l in ['none', 'moderate', 'severe'] else 'None' }}"
+_PAIN = f"{{% set l = value_json.pain.label %}}{{{{ l if l in {list(KNOWN_STATES['pain_level'])} else 'None' }}}}"
 _FACE = "{% set v = value_json.face_visible %}{{ 'ON' if v is sameas true else ('OFF' if v is sameas false else 'None') }}"
-_ALERT = (
-    "{% set l = value_json.alert_level %}"
-    "{{ l if l in ['none', 'cry', 'moderate_pain', 'severe_pain', 'no_signal'] else 'None' }}"
-)
+_ALERT = f"{{% set l = value_json.alert_level %}}{{{{ l if l in {list(KNOWN_STATES['alert_level'])} else 'None' }}}}"
 
 # (component, object, name, value_template, extra fields)
 _ENTITIES: tuple[tuple[str, str, str, str, dict[str, object]], ...] = (
@@ -31,14 +37,6 @@ _ENTITIES: tuple[tuple[str, str, str, str, dict[str, object]], ...] = (
     ("binary_sensor", "face_visible", "Face visible", _FACE, {"payload_on": "ON", "payload_off": "OFF", "icon": "mdi:face-recognition"}),
     ("sensor", "alert_level", "Alert level", _ALERT, {"icon": "mdi:bell-alert-outline"}),
 )
-
-KNOWN_STATES = {
-    "crying": {"ON", "OFF"},
-    "pain_level": {"none", "moderate", "severe"},
-    "face_visible": {"ON", "OFF"},
-    "alert_level": {"none", "cry", "moderate_pain", "severe_pain", "no_signal"},
-}
-"""What each entity may show besides unknown (``None``)."""
 
 
 def status_topic(cfg: MqttConfig) -> str:

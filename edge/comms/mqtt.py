@@ -133,7 +133,7 @@ def describe_connect_error(exc: BaseException, cfg: MqttConfig) -> str:
         return f"cannot resolve broker host {cfg.host}: {exc.strerror or exc}"
     if isinstance(exc, ConnectionRefusedError):
         return f"connection refused by {cfg.host}:{cfg.port} (broker down or another port?)"
-    if isinstance(exc, (TimeoutError, socket.timeout)):
+    if isinstance(exc, TimeoutError):
         return f"timed out connecting to {cfg.host}:{cfg.port}"
     return f"{type(exc).__name__}: {getattr(exc, 'strerror', None) or exc}"
 
@@ -157,8 +157,8 @@ class _Link:
     short_sessions: int = 0  # connections in a row the broker closed within _SHORT_SESSION_S of accepting them
     socket_error: str = ""  # paho's last socket-level error (e.g. a TLS alert after the handshake)
     connected_since_ts: float | None = None
-    # Durable messages that could not be written to the outbox, waiting for the broker: (topic, data, qos, retain).
-    memory: collections.deque[tuple[str, bytes, int, bool]] = field(default_factory=lambda: collections.deque())
+    # Durable messages that could not be written to the outbox, waiting for the broker: (topic, data, qos, retain, kind).
+    memory: collections.deque[tuple[str, bytes, int, bool, str]] = field(default_factory=lambda: collections.deque())
 
 
 class MqttPublisher:
@@ -198,6 +198,7 @@ class MqttPublisher:
         self._stopping = threading.Event()
         self._sender: threading.Thread | None = None
         self._sender_beat_s = time.monotonic()
+        self._started = False
         self._storage_error = ""  # why the last outbox write failed; "" once a write succeeds again
         self._memory_dropped = 0
         password = read_mqtt_password(cfg)
@@ -311,8 +312,6 @@ class MqttPublisher:
     def _topic(self, device_id: str, suffix: str) -> str:
         return device_topic(self.cfg.prefix, device_id, suffix)
 
-    _started = False
-
     def start(self) -> None:
         """Connect in the background (paho's network thread owns reconnects) and start the sender."""
         for link in self._links.values():
@@ -385,7 +384,7 @@ class MqttPublisher:
             self._memory_dropped += 1
             log.error("memory queue full (%d) with the outbox unwritable: dropped the oldest message of %s",
                       MEMORY_QUEUE_MAX, link.device_id)
-        link.memory.append((topic, data, qos, retain))
+        link.memory.append((topic, data, qos, retain, kind))
 
     @staticmethod
     def _properties(kind: str, data: bytes) -> Properties | None:
@@ -428,8 +427,7 @@ class MqttPublisher:
 
     def _send_memory(self, link: _Link) -> None:
         while link.memory and link.connected:
-            topic, data, qos, retain = link.memory[0]
-            kind = "state" if topic.endswith("/state") else "other"
+            topic, data, qos, retain, kind = link.memory[0]
             info = link.client.publish(topic, data, qos=qos, retain=retain, properties=self._properties(kind, data))
             if info.rc != paho.MQTT_ERR_SUCCESS:
                 return
