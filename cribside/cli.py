@@ -46,6 +46,8 @@ COMMANDS: dict[str, tuple[str, str] | dict[str, tuple[str, str]]] = {
         "train": ("cribside.bench.train", "time training epochs on an IFPaLD-sized synthetic set [train extra]"),
         "models": ("cribside.bench.models", "time the TFLite models in every mode and thread count"),
         "run": ("cribside.bench.run", "time the whole device loop"),
+        "real-faces": ("cribside.bench.real_faces",
+                       "compare feature options on real photos, k folds by person, beside a HOG baseline [train extra]"),
     },
 }
 

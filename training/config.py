@@ -1,11 +1,17 @@
 """Every training hyperparameter in one place: :class:`TrainConfig`, and how a run's is resolved.
 
-Defaults follow the paper (Kristian et al., JNTETI 2018; see docs/training.md):
-autoencoder of 3 conv + 3 transposed-conv layers, 3x3 filters, 10 filters per
-layer, stride 2, LeakyReLU(0.2), SSIM loss, learning rate 0.01; LSTM of 1,024
-units over windows of 4 frames, L2 0.001, dropout 0.5 (the paper's best for
-cry; 0.25 was its best for pain, used for the pain model when the heads are
-trained separately).
+Two per-frame feature options (``features``), each with its own classifier defaults
+(:data:`FEATURE_PRESETS`):
+
+- ``hog`` (the default, chosen by measurement on real faces of people never seen in training;
+  docs/training.md): fixed gradient-orientation histograms of the aligned crop plus a 32x32
+  thumbnail (2,788 values, training/nets/gradients.py), mirrored training faces, and a small
+  LSTM (64 units, L2 0.001, dropout 0.5) for the tens of infants a clinical team has.
+- ``paper``: the paper exactly (Kristian et al., JNTETI 2018): autoencoder of 3 conv + 3
+  transposed-conv layers, 3x3 filters, 10 filters per layer, stride 2, LeakyReLU(0.2), SSIM
+  loss, learning rate 0.01; LSTM of 1,024 units over windows of 4 frames, L2 0.001, dropout
+  0.5 (the paper's best for cry; 0.25 was its best for pain, used for the pain model when the
+  heads are trained separately).
 
 Choices the paper leaves open, made here and recorded in every run:
 - ``split="subject"``: no infant in both training and test (the honest figure
@@ -37,14 +43,27 @@ BALANCES = ("class_weight", "sample", "none")
 HEADS = ("shared", "separate")
 ACTIVATIONS = ("leaky_relu", "relu")
 SSIM_WINDOWS = ("gaussian", "global")
+FEATURES = ("hog", "paper")
+# What each per-frame feature option changes from the dataclass defaults below (which are the
+# default recipe, "hog"). "paper" is the paper's recipe exactly: its trained autoencoder, the
+# 1,024-unit LSTM, no mirrored faces (plus the int8-aware training that int8 parity needs).
+FEATURE_PRESETS: dict[str, dict[str, Any]] = {
+    "hog": {},
+    "paper": {"units": 1024, "dropout": 0.5, "mirror": False, "int8_aware": True, "l2": 0.001},
+}
 
 # Fields with a flag of their own (``--seq-len`` for seq_len), grouped for --help: the flag's type or
 # choices and help. Every TrainConfig field is reachable through ``--set KEY=VALUE`` too.
 TUNABLE_FLAGS: dict[str, dict[str, Any]] = {
+    "features": dict(choices=FEATURES, help="per-frame features: hog (default: gradient-orientation histograms "
+                                            "+ a 32x32 thumbnail, fixed) or paper (the paper's trained autoencoder); "
+                                            "each option brings its own classifier defaults"),
     "split": dict(choices=SPLITS, help="subject: held-out infants (default, honest); kfold: by subject; "
                                        "random: the paper's window-level 80/20"),
     "folds": dict(type=int, help="number of subject folds for --split kfold"),
-    "fold": dict(type=int, help="which fold is the test set (0-based) for --split kfold"),
+    "fold": dict(type=lambda text: text if text == "all" else int(text), metavar="K|all",
+                 help="which fold is the test set (0-based) for --split kfold; all: train every fold into "
+                      "RUN/fold-K (cribside eval RUN then reports mean and sd over folds)"),
     "seed": dict(type=int, help="random seed (runs are deterministic for a seed)"),
     "seq_len": dict(type=int, help="frames per window (paper: 4)"),
     "units": dict(type=int, help="LSTM units (paper: 1024)"),
@@ -71,6 +90,10 @@ class TrainConfig:
     fold: int = 0  # which fold is the test set, 0..folds-1
     test_fraction: float = 0.2  # subjects (or windows, for split="random") held out for test
     val_fraction: float = 0.15  # of the remaining subjects/windows, for early stopping
+    # Per-frame features (the encoder): "hog" = fixed gradient-orientation histograms + a 32x32
+    # thumbnail (training/nets/gradients.py), chosen by measurement on real faces of unseen people;
+    # "paper" = the paper's autoencoder below, trained on the training faces (SSIM loss).
+    features: str = "hog"
     # Autoencoder (paper Table I).
     conv_layers: int = 3
     filters: int = 10
@@ -84,7 +107,7 @@ class TrainConfig:
     ae_patience: int = 4
     # Sequence classifier (paper Tables II and III).
     seq_len: int = 4
-    units: int = 1024
+    units: int = 64  # paper: 1024 (FEATURE_PRESETS['paper'])
     dropout: float = 0.5  # shared LSTM, or the cry LSTM when heads="separate"
     pain_dropout: float = 0.25  # the pain LSTM when heads="separate"
     l2: float = 0.001
@@ -99,11 +122,11 @@ class TrainConfig:
     # Train the classifier on horizontally mirrored faces too: every epoch shows each training window
     # once, its own latents or those of its mirrored faces at random (same epoch time). Expression cues
     # are symmetric; lighting, hair and head tilt are not, so a mirrored infant is a new look to learn from.
-    mirror: bool = False
+    mirror: bool = True
     # Train the classifier on latents as the int8 encoder will compute them too (simulated: int8 weights
     # and activations, training/nets/int8_view.py), picked at random like the mirrored ones, so int8 models
     # give the float models' answers (the conversion's parity gate). Costs one more encoding pass.
-    int8_aware: bool = True
+    int8_aware: bool = False  # paper preset: True (its int8 encoder rounds what the classifier reads)
     lstm_learning_rate: float = 0.001
     lstm_batch_size: int = 64
     lstm_epochs: int = 20
@@ -121,6 +144,7 @@ class TrainConfig:
         _check_choice("heads", self.heads, HEADS)
         _check_choice("activation", self.activation, ACTIVATIONS)
         _check_choice("ssim_window", self.ssim_window, SSIM_WINDOWS)
+        _check_choice("features", self.features, FEATURES)
         if not 1 <= self.conv_layers <= 5:
             raise CribsideError(f"conv_layers must be 1..5 (64x64 input), got {self.conv_layers}")
         if self.seq_len < 1:
@@ -138,9 +162,19 @@ class TrainConfig:
 
     @property
     def latent_size(self) -> int:
-        """Length of the flattened latent for a 64x64 input."""
+        """Length of one frame's feature vector for a 64x64 input."""
+        if self.features == "hog":
+            from cribside.training.nets.gradients import feature_size
+
+            return feature_size(64)
         side = 64 // (2**self.conv_layers)
         return side * side * self.filters
+
+    @classmethod
+    def for_features(cls, features: str, **values: Any) -> TrainConfig:
+        """The recipe of a feature option (:data:`FEATURE_PRESETS`), then ``values`` over it."""
+        _check_choice("features", features, FEATURES)
+        return cls.from_dict({**FEATURE_PRESETS[features], **values, "features": features})
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict (the content of ``config.json``)."""
@@ -190,4 +224,7 @@ def resolve_config(config_file: str | Path | None = None, sets: Sequence[str] = 
             values[key] = raw
     flags = flags or {}
     values.update({name: flags[name] for name in TUNABLE_FLAGS if flags.get(name) is not None})
-    return TrainConfig.from_dict(values)
+    features = values.pop("features", TrainConfig.features)
+    if not isinstance(features, str):
+        raise CribsideError(f"features must be one of {', '.join(FEATURES)}; got {features!r}")
+    return TrainConfig.for_features(features, **values)

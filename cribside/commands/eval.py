@@ -34,8 +34,11 @@ def run(args: argparse.Namespace) -> int:
     from cribside.training.nets.session import prepare_tensorflow
 
     prepare_tensorflow()
+    from cribside.training.fit.folds import is_folds
     from cribside.training.fit.run import load_run
 
+    if is_folds(args.run):
+        return _folds_eval(args)
     run_ = load_run(args.run)
     if args.device is not None:
         return _device_eval(run_, args)
@@ -49,9 +52,10 @@ def run(args: argparse.Namespace) -> int:
         report = evaluate_run(run_, out, figures=not args.no_figures)
     m = report["metrics"]
     tag = "SYNTHETIC data, " if report["synthetic"] else ""
+    auc = "" if m.get("cry_roc_auc") is None else f" ROC AUC {m['cry_roc_auc']:.3f}"
     print(
-        f"[{tag}split {report['split']['protocol']}] {m['n_windows']} windows: "
-        f"cry acc {m['cry_accuracy']:.3f} F1 {m['cry_f1']:.3f}; pain acc {m['pain_accuracy']:.3f} "
+        f"[{tag}split {report['split']['protocol']}, features {report.get('features', 'paper')}] {m['n_windows']} windows: "
+        f"cry acc {m['cry_accuracy']:.3f} F1 {m['cry_f1']:.3f}{auc}; pain acc {m['pain_accuracy']:.3f} "
         f"mean F1 {m['pain_mean_f1']:.3f} weighted F1 {m['pain_weighted_f1']:.3f} "
         f"(none {m['pain_f1']['none']:.3f}, moderate {m['pain_f1']['moderate']:.3f}, "
         f"severe {m['pain_f1']['severe']:.3f})"
@@ -61,15 +65,40 @@ def run(args: argparse.Namespace) -> int:
         auc = "n/a" if hog["cry_roc_auc"] is None else f"{hog['cry_roc_auc']:.3f}"
         print(f"HOG+logistic baseline (same split, crops, windows; {hog['n_train_windows']} training windows): "
               f"cry F1 {hog['cry_f1']:.3f} ROC AUC {auc}; pain weighted F1 {hog['pain_weighted_f1']:.3f}")
-        beats = report["beats_hog_baseline"]
-        verdict = {True: "beats", False: "does not beat"}
-        print(f"model {verdict[beats['cry_f1']]} the HOG baseline on cry F1 ({m['cry_f1']:.3f} vs {hog['cry_f1']:.3f}); "
-              f"{verdict[beats['pain_weighted_f1']]} it on pain weighted F1 "
-              f"({m['pain_weighted_f1']:.3f} vs {hog['pain_weighted_f1']:.3f})")
+        print(verdict_line(report))
     if report.get("autoencoder"):
         print(f"autoencoder SSIM loss on held-out faces: {report['autoencoder']['ssim_loss']:.3f}")
     print(f"report: {out / 'report.md'}")
     return 0
+
+
+def _folds_eval(args: argparse.Namespace) -> int:
+    if args.data is not None or args.device is not None:
+        raise CribsideError(f"{args.run} holds k-fold runs: --data and --device take one fold's run ({args.run}/fold-K)")
+    from cribside.training.evaluate.folds import evaluate_folds, fmt
+    from cribside.training.evaluate.folds import verdict_line as folds_verdict
+
+    summary = evaluate_folds(args.run, figures=not args.no_figures)
+    t = summary["table"]
+    tag = "SYNTHETIC data, " if summary["synthetic"] else ""
+    print(f"[{tag}{summary['folds']} folds by subject, features {summary['features']}] mean ± sd over folds")
+    for source, name in (("model", "model"), ("hog", "HOG+logistic baseline"), ("majority", "majority class")):
+        print(f"  {name:<22} cry F1 {fmt(t[source]['cry_f1'])}  ROC AUC {fmt(t[source]['cry_roc_auc'])}  "
+              f"pain weighted F1 {fmt(t[source]['pain_weighted_f1'])}")
+    print(folds_verdict(summary))
+    print(f"report: {args.run / 'report.md'}")
+    return 0
+
+
+def verdict_line(report: dict[str, Any]) -> str:
+    """The report's one line: does the model beat the HOG baseline on cry F1 and pain weighted F1."""
+    from cribside.training.evaluate.report import verdict
+
+    m, hog, beats = report["metrics"], report["baseline_hog"], report["beats_hog_baseline"]
+    return (f"model {verdict(m['cry_f1'], hog['cry_f1'], beats['cry_f1'])} the HOG baseline on cry F1 "
+            f"({m['cry_f1']:.3f} vs {hog['cry_f1']:.3f}); "
+            f"{verdict(m['pain_weighted_f1'], hog['pain_weighted_f1'], beats['pain_weighted_f1'])} it on pain "
+            f"weighted F1 ({m['pain_weighted_f1']:.3f} vs {hog['pain_weighted_f1']:.3f})")
 
 
 def _device_eval(run_: Any, args: argparse.Namespace) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from cribside.edge.errors import CribsideError
 from cribside.training.config import TUNABLE_FLAGS
 
 
@@ -36,7 +37,18 @@ def run(args: argparse.Namespace) -> int:
     from cribside.training.config import resolve_config
     from cribside.training.fit.train import train
 
-    config = resolve_config(args.config, args.set, vars(args))
+    flags = vars(args)
+    if flags.get("fold") == "all":
+        from cribside.training.fit.folds import train_folds
+
+        if flags.get("split") not in (None, "kfold"):
+            raise CribsideError(f"--fold all needs --split kfold, not --split {flags['split']}")
+        config = resolve_config(args.config, args.set, flags | {"fold": None, "split": "kfold"})
+        out = train_folds(args.data, args.out, config, overwrite=args.overwrite, workers=args.workers,
+                          progress=not args.quiet)
+        print(f"{config.folds} fold runs written to {out}; evaluate all with: cribside eval {out}")
+        return 0
+    config = resolve_config(args.config, args.set, flags)
     out = train(args.data, args.out, config, overwrite=args.overwrite, workers=args.workers,
                 progress=not args.quiet)
     print(f"run written to {out} (split: {config.split}); evaluate with: cribside eval {out}")

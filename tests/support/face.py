@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 FACE_DATA = Path(__file__).parents[1] / "data"
+LONDON_24 = FACE_DATA / "faces/london_expressions_24"  # 24 real adults, neutral and smiling (CC BY 4.0)
 
 # name -> path of the real test images (licences in each folder's LICENSE.md)
 FACE_IMAGES = {

@@ -1,12 +1,12 @@
 """Fixtures: run (see conftest.py): small training runs made by the project's own pipeline.
 
 - ``trained_run``: SYNTHETIC aligned crops from ``cribside synth`` (8 infants x 1 minute),
-  trained with a small config (64 LSTM units, few epochs) in well under a minute, with the
+  trained with the paper's features (its autoencoder) and a small config (64 LSTM units, few epochs) in well under a minute, with the
   paper's random window split: with so few infants a subject-independent pain head stays
   near chance, and near-chance probabilities flip under int8 quantization, which would make
   the conversion parity tests measure the data, not the converter. Its ``aligner.json`` is
   null (crops drawn directly, no aligner): the device refuses its models.
-- ``trained_run_aligned``: SYNTHETIC raw frames aligned by the real FaceAligner
+- ``trained_run_aligned``: the default recipe (``hog`` features), on SYNTHETIC raw frames aligned by the real FaceAligner
   (``cribside preprocess``, MediaPipe models from the ``face_models`` fixture), subject
   split (4 infants: 2 train, 1 validation, 1 test), so ``aligner.json`` holds real settings
   and a fingerprint the device accepts, and the test infant's videos are held out.
@@ -35,7 +35,8 @@ def _train_small(data: Path, out: Path, **overrides) -> Path:
     from cribside.training.config import TrainConfig
     from cribside.training.fit.train import train
 
-    config = TrainConfig(**{**SMALL_CONFIG, **overrides})
+    values = {**SMALL_CONFIG, **overrides}
+    config = TrainConfig.for_features(values.pop("features", "hog"), **values)
     return train(data, out, config, progress=False, workers=2)
 
 
@@ -52,7 +53,7 @@ def small_synth_aligned(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def trained_run(small_synth_aligned: Path, tmp_path_factory) -> Path:
     """A small trained RUN folder on SYNTHETIC crops (no aligner settings); see module docstring."""
-    return _train_small(small_synth_aligned, tmp_path_factory.mktemp("run") / "run", split="random")
+    return _train_small(small_synth_aligned, tmp_path_factory.mktemp("run") / "run", split="random", features="paper")
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from cribside.training.nets.networks import build_autoencoder, build_classifier 
 
 @pytest.fixture(scope="module")
 def paper_autoencoder():
-    return build_autoencoder(TrainConfig())
+    return build_autoencoder(TrainConfig.for_features("paper"))
 
 
 def test_encoder_gives_the_papers_8x8x10_latent(paper_autoencoder):
@@ -41,13 +41,35 @@ def test_reconstruction_is_in_pixel_range(paper_autoencoder):
 
 @pytest.mark.parametrize("layers,side", [(2, 16), (4, 4)])
 def test_table_i_layer_counts_are_parameters(layers, side):
-    _, encoder = build_autoencoder(TrainConfig(conv_layers=layers))
+    _, encoder = build_autoencoder(TrainConfig.for_features("paper", conv_layers=layers))
     assert encoder.output_shape == (None, side * side * 10)
-    assert TrainConfig(conv_layers=layers).latent_size == side * side * 10
+    assert TrainConfig.for_features("paper", conv_layers=layers).latent_size == side * side * 10
+
+
+def test_default_recipe_is_hog_features_a_small_lstm_and_mirrored_faces():
+    config = TrainConfig()
+    assert (config.features, config.units, config.mirror, config.latent_size) == ("hog", 64, True, 2788)
+    paper = TrainConfig.for_features("paper")
+    assert (paper.features, paper.units, paper.mirror, paper.int8_aware, paper.latent_size) == ("paper", 1024, False, True, 640)
+    # A field given explicitly wins over the option's preset.
+    assert TrainConfig.for_features("paper", units=8).units == 8
+
+
+def test_features_come_from_flags_files_and_sets(tmp_path):
+    from cribside.edge.errors import CribsideError
+    from cribside.training.config import resolve_config
+
+    assert resolve_config(flags={"features": "paper"}).units == 1024
+    assert resolve_config(sets=["features=paper", "units=32"]).units == 32
+    path = tmp_path / "c.json"
+    path.write_text('{"features": "paper"}')
+    assert resolve_config(path).features == "paper"
+    with pytest.raises(CribsideError, match="features must be one of hog, paper"):
+        resolve_config(sets=["features=lbp"])
 
 
 def test_paper_classifier_has_1024_unit_unrolled_lstm_and_two_heads():
-    config = TrainConfig()
+    config = TrainConfig.for_features("paper")
     model = build_classifier(config, 640, np.zeros(640), np.ones(640)).combined
     assert model.input_shape == (None, 4, 640)
     lstm = model.get_layer("lstm_shared")

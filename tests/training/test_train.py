@@ -156,7 +156,8 @@ def test_load_run_refuses_a_folder_that_is_not_a_run(tmp_path: Path):
 def test_training_is_deterministic_for_a_seed(small_synth_aligned: Path, tmp_path: Path):
     from cribside.training.fit.train import train
 
-    tiny = TrainConfig(seed=5, units=8, ae_epochs=2, lstm_epochs=2, heads="separate", split="random")
+    tiny = TrainConfig.for_features("paper", seed=5, units=8, ae_epochs=2, lstm_epochs=2, heads="separate",
+                                    split="random")
     runs = [load_run(train(small_synth_aligned, tmp_path / f"r{i}", tiny, progress=False)) for i in range(2)]
     assert runs[0].split == runs[1].split
     for a, b in zip(runs[0].classifier().get_weights(), runs[1].classifier().get_weights()):
@@ -178,7 +179,8 @@ def test_training_from_raw_frames_records_the_aligner(trained_run_aligned: Path)
     assert run.data["source_kind"] == "raw"
     assert Path(run.data["data"]) == trained_run_aligned / "aligned"
     latents, cry, _ = run.test_windows()
-    assert len(latents) > 0 and latents.shape[1:] == (4, 640)
+    assert len(latents) > 0 and latents.shape[1:] == (4, 2788)  # the default hog features
+    assert run.features == "hog" and not (trained_run_aligned / "autoencoder.keras").exists()
 
 
 def test_sweep_grid_parsing_and_presets():
@@ -233,7 +235,7 @@ def test_latent_views_mirror_and_simulate_int8(trained_run: Path):
     assert rel(mirrored[face], latents[face]) > 0.1  # a mirrored face is another input
     assert 1e-3 < rel(int8[face], latents[face]) < 0.2  # int8 rounding: close, not equal
     assert 1e-3 < rel(int8_mirrored[face], mirrored[face]) < 0.2
-    assert latent_views(TrainConfig(int8_aware=False), run.encoder(), faces, part, table, stats) == ()
+    assert latent_views(TrainConfig(mirror=False, int8_aware=False), run.encoder(), faces, part, table, stats) == ()
 
 
 def test_viewed_windows_pick_one_view_per_window_afresh_each_epoch():

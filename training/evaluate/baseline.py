@@ -101,12 +101,15 @@ def run_windows(run: Any) -> tuple[Any, Any]:
     return windows.select(part == TRAIN), windows.select(part == TEST)
 
 
-def run_baseline(run: Any) -> dict[str, Any]:
-    """The HOG baseline of a run, on its own split's training and test windows."""
-    train, test = run_windows(run)
+def run_baseline(run: Any, test: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> dict[str, Any]:
+    """The HOG baseline of a run: fitted on its split's training windows, scored on its test windows,
+    or on ``test`` = (crops (n, seq_len, 64, 64), cry, pain) when it is scored on other data (``--data``)."""
+    train, held_out = run_windows(run)
 
     def crops(w: Any) -> np.ndarray:
         rows = np.asarray(w.rows)
         return run.faces_of(rows.ravel()).reshape(*rows.shape, 64, 64) if rows.size else np.zeros((0, run.seq_len, 64, 64), np.uint8)
 
-    return hog_baseline(crops(train), train.cry, train.pain, crops(test), test.cry, test.pain)
+    if test is None:
+        test = (crops(held_out), held_out.cry, held_out.pain)
+    return hog_baseline(crops(train), train.cry, train.pain, *test)

@@ -24,7 +24,7 @@ def _pyplot() -> Any:
 def training_curves(history: dict[str, Any], path: Path) -> Path:
     """Loss per epoch (train and validation) of the autoencoder and of each classifier fit."""
     plt = _pyplot()
-    fits = {"autoencoder (1 - SSIM)": history.get("autoencoder", {})}
+    fits = {"autoencoder (1 - SSIM)": history["autoencoder"]} if history.get("autoencoder") else {}
     fits.update({f"classifier ({name})": h for name, h in history.get("classifier", {}).items()})
     fig, axes = plt.subplots(1, len(fits), figsize=(5 * len(fits), 3.6), squeeze=False)
     for ax, (title, h) in zip(axes[0], fits.items()):

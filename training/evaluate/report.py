@@ -47,6 +47,22 @@ def beats_baseline(metrics: dict[str, Any], hog: dict[str, Any] | None) -> dict[
     return {k: bool(metrics[k] > hog[k]) for k in ("cry_f1", "pain_weighted_f1")}
 
 
+def verdict(model: float, hog: float, beats: bool) -> str:
+    """"beats", "matches" (equal to 3 decimals) or "does not beat": the report's one-line answer."""
+    if beats:
+        return "beats"
+    return "matches" if round(model, 3) == round(hog, 3) else "does not beat"
+
+
+def cry_roc_auc(cry: np.ndarray, cry_proba: np.ndarray) -> float | None:
+    """ROC AUC of the crying probability (None when the windows hold one class only)."""
+    if np.unique(cry).size < 2:
+        return None
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(cry, cry_proba))
+
+
 def autoencoder_quality(run: Run, faces: np.ndarray) -> dict[str, Any]:
     """Mean SSIM loss (1 - SSIM) of the autoencoder on held-out faces, local and global SSIM."""
     from cribside.training.fit.latents import faces_to_input
@@ -109,21 +125,28 @@ def evaluate_on(run: Run, data: Path, out: Path, *, workers: int | None = None, 
     windows = build_windows(table, run.seq_len, run.config.get("label_rule", "last"))
     if len(windows) == 0:
         raise CribsideError(f"{data}: no video has {run.seq_len} consecutive frames with a face")
+    from cribside.training.evaluate.baseline import run_baseline
+
+    crops = np.zeros((len(table), *faces.shape[1:]), np.uint8)
+    crops[table.face] = faces
+    hog = run_baseline(run, (crops[windows.rows], windows.cry, windows.pain))
     return _evaluate(run, out, latents[windows.rows], windows.cry, windows.pain, faces[:AE_EVAL_FACES],
-                     source=str(dataset.root), test_desc=f"every window of {dataset.root}", figures=figures)
+                     source=str(dataset.root), test_desc=f"every window of {dataset.root}", figures=figures, hog=hog)
 
 
 def _evaluate(run: Run, out: Path, latents: np.ndarray, cry: np.ndarray, pain: np.ndarray, faces: np.ndarray,
               *, source: str, test_desc: str, figures: bool, hog: dict[str, Any] | None = None) -> dict[str, Any]:
     cry_p, pain_p = predict_windows(run.classifier(), latents)
     metrics = window_metrics(cry, pain, cry_p.argmax(1), pain_p.argmax(1))
-    ae = autoencoder_quality(run, faces) if len(faces) else None
+    metrics["cry_roc_auc"] = cry_roc_auc(cry, cry_p[:, 1])
+    ae = autoencoder_quality(run, faces) if len(faces) and run.autoencoder() is not None else None
     report = {
         "synthetic": run.synthetic,
         "split": {k: run.split[k] for k in ("protocol", "seed") if k in run.split} | {"test": test_desc},
         "data": source,
-        "config": {k: run.config.get(k) for k in ("seq_len", "units", "dropout", "pain_dropout", "heads",
-                                                    "balance", "label_rule", "l2", "fps", "seed")},
+        "features": run.features,
+        "config": {k: run.config.get(k) for k in ("features", "seq_len", "units", "dropout", "pain_dropout", "heads",
+                                                    "balance", "label_rule", "l2", "mirror", "fps", "seed")},
         "metrics": metrics,
         "baseline_majority": baseline(cry, pain),
         "baseline_hog": hog,

@@ -9,9 +9,10 @@ Layout (written by ``cribside train``, read by ``eval``, ``convert`` and the dev
       aligner.json       the aligner settings that made the crops + "fingerprint"; null for crops drawn
                          directly by ``cribside synth`` (the device refuses such models)
       split.json         {"protocol", "seed", "train", "val", "test"} subjects (window ids for "random")
-      autoencoder.keras  (64,64,1) float32 [0,1] -> reconstruction
-      encoder.keras      (64,64,1) float32 [0,1] -> (640,) float32, the flattened 8x8x10 latent
-      classifier.keras   (seq_len, 640) float32 -> {"cry": (2,) softmax, "pain": (3,) softmax}
+      autoencoder.keras  (64,64,1) float32 [0,1] -> reconstruction (features "paper" only)
+      encoder.keras      (64,64,1) float32 [0,1] -> (F,) float32 per-frame features: 2,788 for "hog",
+                         640 (the flattened 8x8x10 latent) for "paper"
+      classifier.keras   (seq_len, F) float32 -> {"cry": (2,) softmax, "pain": (3,) softmax}
       classifier_cry.keras, classifier_pain.keras   only when the heads were trained as separate LSTMs
       latents.npz        per-frame latents and labels (see training/fit/latents.py)
       history.json       training histories of both models, timings and class counts
@@ -63,8 +64,16 @@ class Run:
         """The Keras encoder: (batch, 64, 64, 1) float32 in [0, 1] -> (batch, 640) float32."""
         return self._model(ENCODER_FILE)
 
-    def autoencoder(self) -> Any:
-        """The Keras autoencoder: (batch, 64, 64, 1) -> (batch, 64, 64, 1), both in [0, 1]."""
+    @property
+    def features(self) -> str:
+        """The per-frame feature option the run was trained with (runs before the option: "paper")."""
+        return str(self.config.get("features", "paper"))
+
+    def autoencoder(self) -> Any | None:
+        """The Keras autoencoder: (batch, 64, 64, 1) -> (batch, 64, 64, 1), both in [0, 1];
+        None for features without one (``hog``)."""
+        if self.features != "paper":
+            return None
         return self._model(AUTOENCODER_FILE)
 
     def classifier(self) -> Any:
@@ -159,6 +168,9 @@ class Run:
         if name not in cache:
             import keras
 
+            from cribside.training.nets.gradients import orientation_histograms
+
+            orientation_histograms()  # registers the hog encoder's layer, so its encoder loads
             path = self.root / name
             if not path.is_file():
                 raise CribsideError(f"{path} is missing: not a complete training run")

@@ -4,8 +4,9 @@ The stages, each a function:
 1. :func:`~cribside.training.data.preprocess.resolve_dataset`: a raw dataset is aligned first
    (``RUN/aligned``, resumable, through the foundation face aligner); an aligned one is used as is.
 2. windows over every video (training/data/windows.py) and the split (training/data/splits.py).
-3. :func:`train_autoencoder` on the training split's faces, SSIM loss, early stopping
-   on validation loss with the best weights restored.
+3. the per-frame encoder (:func:`make_encoder`): the fixed ``hog`` features, or for ``paper``
+   :func:`train_autoencoder` on the training split's faces, SSIM loss, early stopping on
+   validation loss with the best weights restored.
 4. every face encoded once (training/fit/latents.py), plus the int8 encoder's view of it (and a
    mirrored one if asked: training/fit/latent_views.py).
 5. :func:`train_classifier` on windows of cached latents, with class weights or
@@ -71,7 +72,7 @@ def train(data: str | Path, out: str | Path, config: TrainConfig, *, overwrite: 
     faces = read_faces(dataset, [f for f in frames if f.face])
     face_part = split.frame_part(table, windows)[table.face]
     clock.lap("read_faces_s")
-    autoencoder, encoder, ae_history = train_autoencoder(config, faces, face_part, progress=progress)
+    autoencoder, encoder, ae_history = make_encoder(config, faces, face_part, progress=progress)
     clock.lap("autoencoder_s")
     face_latents = encode_faces(encoder, faces, progress=progress)
     latents = latents_for_table(table, face_latents)
@@ -125,6 +126,19 @@ def labels_by_subject(windows: Windows) -> dict[str, set[tuple[str, int]]]:
     for subject, cry, pain in zip(windows.subject.tolist(), windows.cry.tolist(), windows.pain.tolist()):
         out.setdefault(subject, set()).update({("cry", cry), ("pain", pain)})
     return out
+
+
+def make_encoder(config: TrainConfig, faces: np.ndarray, part: np.ndarray, *,
+                 progress: bool = True) -> tuple[Any, Any, dict[str, list[float]]]:
+    """The per-frame feature encoder of ``config.features``: ``(autoencoder or None, encoder, history)``.
+
+    ``paper`` trains the autoencoder (:func:`train_autoencoder`); ``hog`` is fixed and needs no training.
+    """
+    if config.features == "paper":
+        return train_autoencoder(config, faces, part, progress=progress)
+    from cribside.training.nets.gradients import build_hog_encoder
+
+    return None, build_hog_encoder(), {}
 
 
 def train_autoencoder(config: TrainConfig, faces: np.ndarray, part: np.ndarray, *,
@@ -256,10 +270,11 @@ def split_counts(windows: Windows, part: np.ndarray) -> dict[str, Any]:
 
 
 def save_run(out: Path, config: TrainConfig, dataset: Dataset, source: Path, source_kind: str, split: Split,
-             autoencoder: Any, encoder: Any, classifier: Classifier, table: FrameTable, latents: np.ndarray,
+             autoencoder: Any | None, encoder: Any, classifier: Classifier, table: FrameTable, latents: np.ndarray,
              history: dict[str, Any]) -> None:
     """Write every file of the run layout (training/fit/run.py). Models first, config.json last."""
-    autoencoder.save(out / runfiles.AUTOENCODER_FILE)
+    if autoencoder is not None:  # the fixed "hog" encoder has none
+        autoencoder.save(out / runfiles.AUTOENCODER_FILE)
     encoder.save(out / runfiles.ENCODER_FILE)
     classifier.combined.save(out / runfiles.CLASSIFIER_FILE)
     if config.heads == "separate":

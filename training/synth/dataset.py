@@ -165,8 +165,10 @@ def _run_jobs(jobs: list[_VideoJob], workers: int | None) -> list[tuple[list[dic
     workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
     if workers == 1:
         return [_render_video(job) for job in jobs]
-    # fork keeps start-up cheap; each job seeds its own generator, so order does not matter.
-    context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+    # Not a plain fork: a process that has used OpenCV's thread pool (aligning a face, say) leaves it
+    # locked in a forked child, which then hangs in cv2.setNumThreads. A fork server starts clean and
+    # keeps start-up cheap. Each job seeds its own generator, so order does not matter.
+    context = multiprocessing.get_context("forkserver" if os.name == "posix" else "spawn")
     with context.Pool(workers) as pool:
         return pool.map(_render_video, jobs, chunksize=1)
 
