@@ -31,6 +31,11 @@ def test_float32_device_path_agrees_with_keras(trained_run_aligned, converted_mo
     assert report["device"]["n_windows"] == pytest.approx(report["keras"]["n_windows"], rel=0.05)
     for name, points in report["difference_points"].items():
         assert abs(points) <= FLOAT32_AGREEMENT_POINTS, name
+    # The yardstick is scored on the Keras side's windows, and printed beside the device figures.
+    assert report["baseline_hog"]["n_windows"] == report["keras"]["n_windows"]
+    from cribside.training.evaluate.device import format_report
+
+    assert "HOG+logistic baseline on the Keras windows" in format_report(report)
 
 
 def test_truth_episodes_merge_short_gaps(tmp_path: Path) -> None:

@@ -73,10 +73,23 @@ def evaluate_device(run_: Any, models: Path) -> dict[str, Any]:
     }
     report["difference_points"] = {k: round(100 * (device[k] - report["keras"][k]), 2) for k in _HEADLINE}
     report["agree_within_1_point"] = all(abs(d) <= AGREEMENT_POINTS for d in report["difference_points"].values())
+    report["baseline_hog"] = _hog_baseline(run_)
     alerts = _alert_figures(Path(run_.data["source"]).parent / "videos", test, models)
     if alerts is not None:
         report["alerts"] = alerts
     return report
+
+
+def _hog_baseline(run_: Any) -> dict[str, Any] | None:
+    """The HOG + logistic-regression yardstick on the Keras side's test windows (None without scikit-learn)."""
+    try:
+        from cribside.training.evaluate.baseline import run_baseline
+
+        return run_baseline(run_)
+    except ModuleNotFoundError as exc:
+        if exc.name != "sklearn":
+            raise
+        return None
 
 
 def write_device_report(report: dict[str, Any], out: Path) -> Path:
@@ -193,6 +206,10 @@ def format_report(report: dict[str, Any]) -> str:
         lines.append(f"{name:<18} {d[name]:>8.3f} {k[name]:>8.3f} {report['difference_points'][name]:>+14.2f}")
     verdict = "agree" if report["agree_within_1_point"] else "DO NOT agree"
     lines.append(f"device and Keras {verdict} within {AGREEMENT_POINTS:g} point")
+    hog = report.get("baseline_hog")
+    if hog is not None:
+        lines.append(f"HOG+logistic baseline on the Keras windows ({hog['n_windows']}): cry F1 {hog['cry_f1']:.3f}, "
+                     f"pain weighted F1 {hog['pain_weighted_f1']:.3f} (device: {d['cry_f1']:.3f}, {d['pain_weighted_f1']:.3f})")
     alerts = report.get("alerts")
     if alerts:
         lines.append(
