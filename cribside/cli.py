@@ -32,11 +32,12 @@ COMMANDS: dict[str, tuple[str, str] | dict[str, tuple[str, str]]] = {
     "synth": ("cribside.commands.synth", "write a SYNTHETIC dataset (tests and demos only)"),
     "validate-data": ("cribside.commands.validate_data", "check a dataset folder against the documented layout"),
     "preprocess": ("cribside.commands.preprocess", "align every raw frame of a dataset (parallel, resumable)"),
-    "train": ("cribside.commands.train", "train the autoencoder and the LSTM classifier [train extra]"),
+    "train": ("cribside.commands.train", "train the per-frame encoder (if it learns) and the LSTM classifier [train extra]"),
     "eval": ("cribside.commands.eval", "evaluate a training run; --device evaluates the TFLite device path"),
     "sweep": ("cribside.commands.sweep", "re-run the paper's Table II/III grids [train extra]"),
     "convert": ("cribside.commands.convert", "quantize a run to TFLite models with a manifest [train extra]"),
     "run": ("cribside.commands.run", "watch cameras or videos and publish state and alerts over MQTT"),
+    "zones": ("cribside.commands.zones", "draw a camera's crib zone, masks and the faces found, to check the zone"),
     "config": {
         "validate": ("cribside.commands.config_validate", "validate a device config file, printing every error"),
         "schema": ("cribside.commands.config_schema", "print the device config's JSON Schema"),

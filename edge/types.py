@@ -57,6 +57,8 @@ class AlignedFace:
             (positive = the face is turned clockwise on screen).
         landmarks: (468, 2) float32 mesh points in input pixels.
         score: face-presence probability from the landmark model.
+        other_faces: other faces seen in the crib zone at the last check (a caregiver leaning in);
+            never classified as the infant.
     """
 
     crop: np.ndarray
@@ -66,6 +68,7 @@ class AlignedFace:
     eye_angle_deg: float
     landmarks: np.ndarray
     score: float
+    other_faces: int = 0
 
     def to_json(self) -> dict[str, Any]:
         """The JSON fields of ``cribside align`` for this face (pixels to 0.1 px)."""

@@ -182,6 +182,13 @@ def _open(camera: CameraConfig) -> FrameSource:
     return open_source(camera.source, options)
 
 
+def crib_zone(camera: CameraConfig) -> Any:
+    """The camera's crib zone for the aligner (a :class:`cribside.edge.face.zones.CribZone`)."""
+    from cribside.edge.face.zones import CribZone
+
+    return CribZone.from_lists(camera.zone.crib, camera.zone.masks)
+
+
 def _camera_loop(shared: _Shared, camera: CameraConfig, source: FrameSource, closers: contextlib.ExitStack) -> CameraLoop:
     from cribside.edge.face import AlignerSettings, FaceAligner
     from cribside.edge.inference.runtime import ModelRuntime
@@ -189,7 +196,8 @@ def _camera_loop(shared: _Shared, camera: CameraConfig, source: FrameSource, clo
     config = shared.config
     # One aligner and one runtime per camera: LiteRT interpreters are not thread-safe.
     aligner = closers.enter_context(
-        FaceAligner(AlignerSettings(select=config.aligner.select), track=True, threads=config.aligner.threads)
+        FaceAligner(AlignerSettings(select=config.aligner.select), track=True, threads=config.aligner.threads,
+                    zone=crib_zone(camera))
     )
     runtime = ModelRuntime.load(
         shared.models_dir,

@@ -193,7 +193,7 @@ class CameraLoop:
             prediction = s.runtime.classify(window.latents)
             lat.add("classify", _ms(time.monotonic() - started))
         x, y, w, h = (float(v) for v in face.box)
-        return CameraView(True, (x, y, w, h), prediction, window, frame.wall_ts)
+        return CameraView(True, (x, y, w, h), prediction, window, frame.wall_ts, caregiver_present=face.other_faces > 0)
 
     def _idle(self) -> None:
         """No frame this poll: let time pass for health, alerts and stats."""
@@ -287,7 +287,10 @@ class CameraLoop:
 
     def _emit(self, events: list[AlertEvent], t_s: float, wall_ts: float) -> None:
         for event in events:
-            self._publish("alert", event.to_payload(), wall_ts, t_s)
+            payload = event.to_payload()
+            if payload.get("type") != "device":
+                payload["caregiver_present"] = self._view.caregiver_present  # "a nurse was at the crib"
+            self._publish("alert", payload, wall_ts, t_s)
         if events and self.s.journal is not None:
             self.s.journal.record(self.settings.device_id, self.s.alerts.open_episodes())
 

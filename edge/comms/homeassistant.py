@@ -21,6 +21,7 @@ KNOWN_STATES = {
     "crying": ("ON", "OFF"),
     "pain_level": ("none", "moderate", "severe"),
     "face_visible": ("ON", "OFF"),
+    "caregiver_present": ("ON", "OFF"),
     "alert_level": (*LEVELS, "no_signal"),
 }
 """What each entity may show besides unknown (``None``)."""
@@ -28,6 +29,8 @@ KNOWN_STATES = {
 _CRY = "{% set l = value_json.cry.label %}{{ 'ON' if l == 'yes' else ('OFF' if l == 'no' else 'None') }}"
 _PAIN = f"{{% set l = value_json.pain.label %}}{{{{ l if l in {list(KNOWN_STATES['pain_level'])} else 'None' }}}}"
 _FACE = "{% set v = value_json.face_visible %}{{ 'ON' if v is sameas true else ('OFF' if v is sameas false else 'None') }}"
+_CAREGIVER = ("{% set v = value_json.caregiver_present %}"
+              "{{ 'ON' if v is sameas true else ('OFF' if v is sameas false else 'None') }}")
 _ALERT = f"{{% set l = value_json.alert_level %}}{{{{ l if l in {list(KNOWN_STATES['alert_level'])} else 'None' }}}}"
 
 # (component, object, name, value_template, extra fields)
@@ -35,6 +38,8 @@ _ENTITIES: tuple[tuple[str, str, str, str, dict[str, object]], ...] = (
     ("binary_sensor", "crying", "Crying", _CRY, {"payload_on": "ON", "payload_off": "OFF", "icon": "mdi:emoticon-cry-outline"}),
     ("sensor", "pain_level", "Pain level", _PAIN, {"icon": "mdi:emoticon-sad-outline"}),
     ("binary_sensor", "face_visible", "Face visible", _FACE, {"payload_on": "ON", "payload_off": "OFF", "icon": "mdi:face-recognition"}),
+    ("binary_sensor", "caregiver_present", "Caregiver present", _CAREGIVER,
+     {"payload_on": "ON", "payload_off": "OFF", "device_class": "occupancy", "icon": "mdi:account-child"}),
     ("sensor", "alert_level", "Alert level", _ALERT, {"icon": "mdi:bell-alert-outline"}),
 )
 

@@ -169,6 +169,40 @@ class StatsConfig(_Section):
     interval_s: float = Field(30.0, gt=0, description="Seconds between stats messages.")
 
 
+Polygon = list[tuple[float, float]]
+
+
+def _check_polygon(points: Polygon, what: str) -> Polygon:
+    if len(points) < 3:
+        raise ValueError(f"{what} needs at least 3 points [x, y], got {len(points)}")
+    for x, y in points:
+        if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
+            raise ValueError(f"{what} points are frame fractions in 0..1 (x from the left, y from the top), got [{x}, {y}]")
+    return points
+
+
+class ZoneConfig(_Section):
+    """Where in this camera's view the infant can be (frame fractions, 0..1 from the left and top)."""
+
+    crib: Polygon | None = Field(
+        None, description="Polygon [[x, y], ...] where the infant lies; only a face centred inside it can be the infant. "
+                          "Omitted: the whole frame.",
+    )
+    masks: list[Polygon] = Field(
+        default_factory=list, description="Polygons never to look at (a screen, a poster, a window).",
+    )
+
+    @field_validator("crib")
+    @classmethod
+    def _crib(cls, crib: Polygon | None) -> Polygon | None:
+        return None if crib is None else _check_polygon(crib, "crib")
+
+    @field_validator("masks")
+    @classmethod
+    def _masks(cls, masks: list[Polygon]) -> list[Polygon]:
+        return [_check_polygon(m, f"masks[{i}]") for i, m in enumerate(masks)]
+
+
 class CameraConfig(_Section):
     """One camera watching one crib."""
 
@@ -183,6 +217,7 @@ class CameraConfig(_Section):
     realtime: bool = Field(False, description="For files: play at the file's own frame rate instead of as fast as possible.")
     width: int = Field(640, ge=16, le=7680, description="Requested capture width in pixels (live cameras).")
     height: int = Field(480, ge=16, le=4320, description="Requested capture height in pixels (live cameras).")
+    zone: ZoneConfig = Field(default_factory=ZoneConfig, description="The crib zone and masks (check with 'cribside zones').")
 
 
 class DeviceConfig(_Section):

@@ -25,6 +25,7 @@ class CameraView:
         prediction: the classifier's output (``cry``/``pain`` label -> p maps), or None.
         window: the window that prediction came from.
         wall_ts: unix time of the frame's capture.
+        caregiver_present: another face was in the crib zone (never classified as the infant).
     """
 
     face_visible: bool = False
@@ -32,6 +33,7 @@ class CameraView:
     prediction: Prediction | None = None
     window: Window | None = None
     wall_ts: float = 0.0
+    caregiver_present: bool = False
 
     def head(self, name: str) -> dict[str, Any]:
         """``{"label", "p"}`` of the ``cry`` or ``pain`` head, or unknown."""
@@ -54,6 +56,7 @@ def state_payload(
     window = view.window if view.prediction is not None else None
     return {
         "face_visible": view.face_visible,
+        "caregiver_present": view.caregiver_present,
         "cry": view.head("cry"),
         "pain": view.head("pain"),
         "alert_level": alert_level,
@@ -79,6 +82,7 @@ def result_row(view: CameraView, device_id: str, t_s: float, frame_index: int, a
         "t_s": round(t_s, 4),
         "frame": frame_index,
         "face": view.face_visible,
+        "caregiver_present": view.caregiver_present,
         "box": [round(v, 1) for v in view.box_px] if view.box_px else None,
         "cry": view.head("cry"),
         "pain": view.head("pain"),
@@ -99,4 +103,5 @@ def overlay(view: CameraView, alert_level: str, t_s: float, synthetic: bool) -> 
 
 def state_key(payload: dict[str, Any]) -> tuple[Any, ...]:
     """What makes a state new (published at once) rather than a heartbeat repeat."""
-    return (payload["face_visible"], payload["cry"]["label"], payload["pain"]["label"], payload["alert_level"], payload["no_signal"])
+    return (payload["face_visible"], payload["caregiver_present"], payload["cry"]["label"], payload["pain"]["label"],
+            payload["alert_level"], payload["no_signal"])

@@ -27,6 +27,7 @@ from cribside.edge.face.geometry import RotatedRect
 from cribside.edge.face.landmarks import FaceMeshModel, MeshResult
 from cribside.edge.face.settings import AlignerSettings
 from cribside.edge.face.types import AlignedFace
+from cribside.edge.face.zones import CribZone
 
 # Faces tried per frame before giving up: a parent, a sibling and the infant.
 _MAX_CANDIDATES = 3
@@ -41,6 +42,9 @@ _SAME_FACE_DISTANCE = 0.5
 _SAME_FACE_OFFSET = 0.4
 # Refinement stops early once the mesh turns less than this between passes.
 _REFINE_SETTLED_RAD = math.radians(1.0)
+# While a face is tracked (no detection), look for other faces in the crib zone every this many frames
+# (at 3 fps: once a second; the two upright detections, a few ms).
+_OTHERS_EVERY = 3
 
 
 def as_bgr(image: object) -> np.ndarray:
@@ -76,6 +80,10 @@ class FaceAligner:
         track: reuse the previous frame's mesh to place the next ROI and skip
             detection (video); a single image never depends on earlier calls
             unless this is on. ``reset()`` drops the track.
+        zone: where the infant can be (edge/face/zones.py): only a face whose centre is in the crib
+            polygon and in no mask is taken; a tracked face that leaves it is dropped. Other faces in
+            the zone are counted (``AlignedFace.other_faces``), never taken while the infant is tracked.
+            Not part of ``settings`` (the crops, and so the models, do not depend on it).
         threads: LiteRT CPU threads per model.
         models_dir: folder of the face models; default ``$CRIBSIDE_FACE_MODELS`` or
             the user cache (see ``cribside fetch-models``).
@@ -85,8 +93,11 @@ class FaceAligner:
     """
 
     def __init__(self, settings: AlignerSettings | None = None, *, track: bool = False, threads: int = 1,
-                 models_dir: str | Path | None = None) -> None:
+                 models_dir: str | Path | None = None, zone: CribZone | None = None) -> None:
         self.settings = settings or AlignerSettings()
+        self.zone = zone or CribZone()
+        self._others = 0
+        self._since_check = 0
         self._check_model_pins()
         paths = ensure_face_models(models_dir)
         s = self.settings
@@ -111,6 +122,8 @@ class FaceAligner:
     def reset(self) -> None:
         """Forget the tracked face; the next call detects from scratch."""
         self._roi = None
+        self._others = 0
+        self._since_check = 0
 
     def align(self, bgr: np.ndarray) -> AlignedFace | None:
         """Align the selected face of one frame.
@@ -129,13 +142,16 @@ class FaceAligner:
         image = as_bgr(bgr)
         self.timings = {"detect": 0.0, "landmarks": 0.0, "warp": 0.0}
         found = self._mesh_tracked(image) if (self.track and self._roi is not None) else None
+        detections: list[Detection] | None = None
         if found is None:
-            found = self._detect_and_mesh(image)
+            found, detections = self._detect_and_mesh(image)
         face = None
         if found is not None:
             start = time.perf_counter()
             face = self._to_aligned(image, found)
             self.timings["warp"] = (time.perf_counter() - start) * 1000.0
+        if face is not None:
+            face = dataclasses.replace(face, other_faces=self._count_others(image, face, detections))
         if self.track and face is not None and found is not None:
             self._roi = roi_from_landmarks(found.landmarks_px, self.settings.roi_scale)
         else:
@@ -157,10 +173,48 @@ class FaceAligner:
     def _mesh_tracked(self, image: np.ndarray) -> MeshResult | None:
         assert self._roi is not None
         result = self._run_mesh(image, self._roi)
-        if result.presence >= self.settings.presence_threshold:
+        if result.presence >= self.settings.presence_threshold and self._in_zone(result.landmarks_px, image):
             return result
-        self._roi = None  # lost the face: re-detect in this very frame
+        self._roi = None  # lost the face (or it left the crib zone): re-detect in this very frame
         return None
+
+    def _in_zone(self, landmarks: np.ndarray, image: np.ndarray) -> bool:
+        x0, y0 = landmarks.min(axis=0)
+        x1, y1 = landmarks.max(axis=0)
+        return self.zone.contains(((x0 + x1) / 2, (y0 + y1) / 2), image.shape)
+
+    def faces(self, image: np.ndarray) -> list[Detection]:
+        """Every face the upright detectors see in a frame (zone or not), one detection per face.
+
+        For the zone check (``cribside zones``); no mesh is fitted, so a face the mesh would refuse
+        may be listed.
+        """
+        image = as_bgr(image)
+        found: list[Detection] = []
+        for detector, angle, min_score in self._passes()[:2]:
+            for det in self._timed_detect(detector, image, angle, min_score):
+                if not any(_same_face(det, f) for f in found):
+                    found.append(det)
+        return found
+
+    def _count_others(self, image: np.ndarray, face: AlignedFace, detections: list[Detection] | None) -> int:
+        """Faces in the crib zone other than ``face``: from this frame's detections when it had any,
+        else from a fresh upright detection every ``_OTHERS_EVERY`` tracked frames (kept in between)."""
+        if detections is None:
+            self._since_check += 1
+            if self._since_check < _OTHERS_EVERY:
+                return self._others
+            detections = self.faces(image)
+        self._since_check = 0
+        x, y, w, h = face.box
+        me = (x + w / 2, y + h / 2)
+        others: list[Detection] = []
+        for det in detections:
+            far = math.dist(det.center_px, me) >= _SAME_FACE_DISTANCE * max(w, h, *det.size_px)
+            if far and self.zone.contains(det.center_px, image.shape) and not any(_same_face(det, o) for o in others):
+                others.append(det)
+        self._others = len(others)
+        return self._others
 
     def _passes(self) -> list[tuple[BlazeFaceDetector, float, float | None]]:
         """Detection passes in order: upright short-range, full-range, rotated copies.
@@ -174,10 +228,11 @@ class FaceAligner:
         retry = self.settings.retry_score_threshold
         return passes + [(self._short, math.radians(a), retry) for a in self.settings.retry_angles_deg]
 
-    def _detect_and_mesh(self, image: np.ndarray) -> MeshResult | None:
-        """The first pass that yields a face the mesh model accepts wins.
+    def _detect_and_mesh(self, image: np.ndarray) -> tuple[MeshResult | None, list[Detection] | None]:
+        """The first pass that yields a face the mesh model accepts (in the crib zone) wins.
 
-        Within a pass, faces are tried in the ``select`` order. A face found upside
+        Returns the mesh and, for an upright pass, that pass's detections in the zone (to count the
+        other faces), else None. Within a pass, faces in the zone are tried in the ``select`` order. A face found upside
         down is turned upright by ``_upright`` before its mesh is fitted (the mesh
         cannot recover from an upside-down start), and any remaining tilt is
         refined by ``_settle``, so rotated passes are needed only when the upright
@@ -186,10 +241,11 @@ class FaceAligner:
         tried: list[Detection] = []
         budget = _MAX_MESH_RUNS
         for detector, angle, min_score in self._passes():
-            detections = self._timed_detect(detector, image, angle, min_score)
+            detections = [d for d in self._timed_detect(detector, image, angle, min_score)
+                          if self.zone.contains(d.center_px, image.shape)]
             for det in order_by_select(detections, self.settings.select, image.shape[:2]):
                 if budget <= 0:
-                    return None
+                    return None, None
                 if not any(_same_face(det, t) for t in tried):
                     if len(tried) >= _MAX_CANDIDATES:
                         continue
@@ -202,8 +258,10 @@ class FaceAligner:
                     budget -= 1
                     result = self._run_mesh(image, roi)
                     if result.presence >= self.settings.presence_threshold:
-                        return self._settle(image, result)
-        return None
+                        settled = self._settle(image, result)
+                        if self._in_zone(settled.landmarks_px, image):
+                            return settled, (detections if angle == 0.0 else None)
+        return None, None
 
     def _upright(self, image: np.ndarray, roi: RotatedRect) -> RotatedRect | None:
         """Re-detect the face inside ``roi`` turned by 0, 90, 180 and 270 degrees.

@@ -65,10 +65,18 @@ def test_no_entity_reads_calm_when_the_device_does_not_know(situation: str) -> N
         assert shown["alert_level"] == ("severe_pain" if "severe" in situation else "no_signal")
 
 
+def test_caregiver_present_shows_on_beside_the_infants_labels() -> None:
+    payload = seeing("yes", "moderate", "moderate_pain")
+    payload["caregiver_present"] = True
+    shown = {name: render(cfg["value_template"], payload) for name, cfg in entities().items()}
+    assert shown["caregiver_present"] == "ON" and shown["crying"] == "ON"
+    assert entities()["caregiver_present"]["device_class"] == "occupancy"
+
+
 def test_every_template_maps_an_unknown_label_to_none() -> None:
     payload = seeing("no", "none")
     payload["cry"]["label"] = payload["pain"]["label"] = payload["alert_level"] = "something-new"
-    payload["face_visible"] = None
+    payload["face_visible"] = payload["caregiver_present"] = None
     for name, cfg in entities().items():
         assert render(cfg["value_template"], payload) == "None", name
 
@@ -78,5 +86,6 @@ def test_every_template_maps_an_unknown_label_to_none() -> None:
 def test_known_labels_show_as_themselves(cry: str, pain: str, level: str) -> None:
     payload = seeing(cry, pain, level)
     shown = {name: render(cfg["value_template"], payload) for name, cfg in entities().items()}
-    assert shown == {"crying": "ON" if cry == "yes" else "OFF", "pain_level": pain, "face_visible": "ON", "alert_level": level}
+    assert shown == {"crying": "ON" if cry == "yes" else "OFF", "pain_level": pain, "face_visible": "ON",
+                     "caregiver_present": "OFF", "alert_level": level}
     assert all(shown[name] in KNOWN_STATES[name] for name in shown)

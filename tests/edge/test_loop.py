@@ -44,6 +44,7 @@ MODEL = {"version": "fake", "sha256": "0" * 64, "variant": "int8", "synthetic": 
 class FakeFace:
     crop: np.ndarray
     box: tuple[float, float, float, float]
+    other_faces: int = 0
 
 
 class FakeAligner:
@@ -123,14 +124,14 @@ class ListSource:
 
 def make_loop(source: ListSource, *, health: HealthSettings | None = None, alerts: AlertSettings | None = None,
               annotator: Annotator | None = None, results: ResultsWriter | None = None,
-              console: ConsolePrinter | None = None) -> tuple[CameraLoop, Recorder]:
+              console: ConsolePrinter | None = None, aligner: FakeAligner | None = None) -> tuple[CameraLoop, Recorder]:
     recorder = Recorder()
     now_s, now_ts = time.monotonic(), time.time()
     stats = RunStats(now_s)
     stages = Stages(
         capture=Capture(source, on_captured=lambda c, d: stats.count(captured=c, dropped=d)),
         sampler=Sampler(MODEL_FPS),
-        aligner=FakeAligner(),
+        aligner=aligner or FakeAligner(),
         runtime=FakeRuntime(),
         window=LatentWindow(L, 640, max_gap_s=1.5 / MODEL_FPS),
         alerts=AlertMachine(alerts or AlertSettings(), id_prefix="crib-1-test"),
@@ -203,6 +204,32 @@ def test_no_face_means_unknown_never_calm() -> None:
     assert rec.of("status")[-1]["capture"] == "no_face"
     # a single no-face frame clears the window: 4 new faces are needed before any label again
     assert [s["cry"]["label"] for s in rec.of("state")].count("no") >= 1
+
+
+class CaregiverAligner(FakeAligner):
+    """The infant all along; from the 7th sampled frame a second face is in the crib zone."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def align(self, bgr: np.ndarray) -> FakeFace | None:
+        face = super().align(bgr)
+        self.calls += 1
+        return None if face is None else dataclasses.replace(face, other_faces=int(self.calls > 6))
+
+
+def test_a_second_face_in_the_crib_is_reported_and_noted_on_alerts() -> None:
+    loop, rec = make_loop(ListSource([CALM] * 30 + [SEVERE] * 60), aligner=CaregiverAligner())
+    run_to_end(loop)
+    states = rec.of("state")
+    assert states[0]["caregiver_present"] is False and states[-1]["caregiver_present"] is True
+    # The infant's labels go on (the second face is never classified as the infant).
+    assert states[-1]["pain"]["label"] == "severe"
+    alerts = rec.of("alert")
+    assert alerts and all(a["caregiver_present"] is True for a in alerts)
+    for kind in ("state", "alert"):
+        for message in rec.of(kind):
+            validate(kind, message)
 
 
 def test_stopped_source_stalls_then_raises_no_signal_and_recovers() -> None:

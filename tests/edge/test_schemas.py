@@ -121,6 +121,7 @@ def test_home_assistant_discovery_configs():
         "ha/binary_sensor/crib-1_crying/config",
         "ha/sensor/crib-1_pain_level/config",
         "ha/binary_sensor/crib-1_face_visible/config",
+        "ha/binary_sensor/crib-1_caregiver_present/config",
         "ha/sensor/crib-1_alert_level/config",
     }
     configs = [json.loads(p) for p in messages.values()]

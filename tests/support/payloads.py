@@ -9,6 +9,7 @@ def state_payload(*, cry: str = "no", face_visible: bool = True) -> dict:
     if not face_visible:
         return {
             "face_visible": False,
+            "caregiver_present": False,
             "cry": {"label": "unknown", "p": None},
             "pain": {"label": "unknown", "p": None},
             "alert_level": "none",
@@ -21,6 +22,7 @@ def state_payload(*, cry: str = "no", face_visible: bool = True) -> dict:
     now = time.time()
     return {
         "face_visible": True,
+        "caregiver_present": False,
         "cry": {"label": cry, "p": {"no": 1 - p_yes, "yes": p_yes}},
         "pain": {"label": "none", "p": {"none": 0.8, "moderate": 0.15, "severe": 0.05}},
         "alert_level": "cry" if cry == "yes" else "none",

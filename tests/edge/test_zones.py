@@ -1,0 +1,142 @@
+"""Crib zones on real faces (edge/face/zones.py, FaceAligner(zone=...), cribside zones).
+
+Two real adults of tests/data/faces/london_expressions_24 (CC BY 4.0) pasted into a 1280x720 frame: a
+smaller face on the left where the crib is, a larger one on the right (the parent who is bigger in view).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from support.face import LONDON_24
+
+LEFT_CRIB = [[0.05, 0.2], [0.55, 0.2], [0.55, 0.9], [0.05, 0.9]]
+
+
+def paste(canvas: np.ndarray, path: Path, side: int, x: int, y: int) -> None:
+    canvas[y:y + side, x:x + side] = cv2.resize(cv2.imread(str(path)), (side, side), interpolation=cv2.INTER_AREA)
+
+
+def scene(*, parent: bool = True, infant_x: int = 200) -> np.ndarray:
+    """The 'infant' (person 001, 220 px photo) left, the 'parent' (person 002, 320 px) right."""
+    canvas = np.full((720, 1280, 3), 90, np.uint8)
+    paste(canvas, LONDON_24 / "smiling" / "001.jpg", 220, infant_x, 250)
+    if parent:
+        paste(canvas, LONDON_24 / "neutral" / "002.jpg", 320, 850, 200)
+    return canvas
+
+
+def centre_x(face) -> float:
+    return face.box[0] + face.box[2] / 2
+
+
+def test_polygon_and_masks() -> None:
+    from cribside.edge.face.zones import CribZone, inside
+
+    square = ((0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0))
+    assert inside((0.5, 0.5), square) and not inside((1.5, 0.5), square)
+    triangle = ((0.0, 0.0), (1.0, 0.0), (0.0, 1.0))
+    assert inside((0.2, 0.2), triangle) and not inside((0.8, 0.8), triangle)
+    zone = CribZone.from_lists(LEFT_CRIB, [[[0.1, 0.3], [0.2, 0.3], [0.2, 0.4], [0.1, 0.4]]])
+    shape = (720, 1280, 3)
+    assert zone.contains((300, 400), shape)  # in the crib
+    assert not zone.contains((1000, 400), shape)  # right of it
+    assert not zone.contains((0.15 * 1280, 0.35 * 720), shape)  # in the crib but masked
+    assert CribZone().contains((1000, 400), shape) and CribZone().is_whole_frame
+
+
+def test_without_a_zone_the_larger_face_is_taken_and_the_other_is_counted(face_models) -> None:
+    from cribside.edge.face.aligner import FaceAligner
+
+    with FaceAligner() as aligner:
+        face = aligner.align(scene())
+    assert face is not None and centre_x(face) > 640  # the parent: larger in view (why zones exist)
+    assert face.other_faces == 1
+
+
+def test_the_crib_zone_keeps_the_infant_and_leaves_the_parent_out(face_models) -> None:
+    from cribside.edge.face.aligner import FaceAligner
+    from cribside.edge.face.zones import CribZone
+
+    with FaceAligner(zone=CribZone.from_lists(LEFT_CRIB)) as aligner:
+        face = aligner.align(scene())
+        alone = aligner.align(scene(infant_x=1000, parent=False))  # the only face is out of the crib
+    assert face is not None and centre_x(face) < 640
+    assert face.other_faces == 0  # the parent is outside the zone: not a caregiver at the crib
+    assert alone is None  # a face outside the crib is never the infant
+
+
+def test_a_mask_hides_a_face(face_models) -> None:
+    from cribside.edge.face.aligner import FaceAligner
+    from cribside.edge.face.zones import CribZone
+
+    over_parent = [[0.6, 0.1], [1.0, 0.1], [1.0, 0.9], [0.6, 0.9]]
+    with FaceAligner(zone=CribZone.from_lists(None, [over_parent])) as aligner:
+        face = aligner.align(scene())
+    assert face is not None and centre_x(face) < 640 and face.other_faces == 0
+
+
+def test_a_tracked_infant_is_kept_when_a_caregiver_leans_in(face_models) -> None:
+    from cribside.edge.face.aligner import FaceAligner
+    from cribside.edge.face.zones import CribZone
+
+    whole_left = [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]
+    frames = [scene(parent=False)] * 4 + [scene()] * 6
+    with FaceAligner(track=True, zone=CribZone.from_lists(whole_left)) as aligner:
+        faces = [aligner.align(f) for f in frames]
+    assert all(f is not None for f in faces)
+    # Never jumps to the larger face that came into view: the infant is followed.
+    assert all(centre_x(f) < 640 for f in faces)
+    assert [f.other_faces for f in faces[:4]] == [0, 0, 0, 0]
+    assert faces[-1].other_faces == 1  # noticed within the check interval (3 frames)
+
+
+def test_a_tracked_face_that_leaves_the_crib_is_dropped(face_models) -> None:
+    from cribside.edge.face.aligner import FaceAligner
+    from cribside.edge.face.zones import CribZone
+
+    with FaceAligner(track=True, zone=CribZone.from_lists(LEFT_CRIB)) as aligner:
+        inside = aligner.align(scene(parent=False))
+        moved = aligner.align(scene(parent=False, infant_x=1000))
+    assert inside is not None and moved is None
+
+
+def test_zone_config_errors_name_the_field(tmp_path: Path) -> None:
+    from cribside.edge.config import config_from_dict
+    from cribside.edge.errors import CribsideError
+
+    base = {"cameras": [{"device_id": "crib-1", "source": "x.mp4"}]}
+    for zone, message in (({"crib": [[0, 0], [1, 0]]}, "at least 3 points"),
+                          ({"crib": [[0, 0], [1.5, 0], [1, 1]]}, "frame fractions in 0..1"),
+                          ({"masks": [[[0, 0], [1, 1]]]}, r"masks\[0\] needs at least 3 points")):
+        data = {"cameras": [{**base["cameras"][0], "zone": zone}]}
+        with pytest.raises(CribsideError, match=message):
+            config_from_dict(data, source="test")
+    ok = config_from_dict({"cameras": [{**base["cameras"][0], "zone": {"crib": LEFT_CRIB}}]}, source="test")
+    assert ok.cameras[0].zone.crib[0] == (0.05, 0.2)
+
+
+def test_zones_command_draws_the_zone_and_names_each_face(face_models_dir, tmp_path: Path) -> None:
+    image = tmp_path / "frame.jpg"
+    cv2.imwrite(str(image), scene())
+    config = tmp_path / "cribside.yaml"
+    config.write_text("cameras:\n  - device_id: crib-1\n    source: frame.jpg\n    zone:\n"
+                      f"      crib: {LEFT_CRIB}\n", encoding="utf-8")
+    out = tmp_path / "snapshot.png"
+    env = {**__import__("os").environ, "CRIBSIDE_FACE_MODELS": str(face_models_dir)}
+    done = subprocess.run([sys.executable, "-m", "cribside", "zones", "--config", str(config), "--image", str(image),
+                           "--out", str(out)], capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr[-1500:]
+    assert "infant: found" in done.stdout and "other faces in the crib zone: 0" in done.stdout
+    assert "outside the crib zone" in done.stdout
+    picture = cv2.imread(str(out))
+    assert picture.shape == (720, 1280, 3)
+    assert not np.array_equal(picture, cv2.imread(str(image)))  # the zone and boxes are drawn
+    bad = subprocess.run([sys.executable, "-m", "cribside", "zones", "--config", str(config), "--camera", "crib-9",
+                          "--image", str(image), "--out", str(out)], capture_output=True, text=True, timeout=120, env=env)
+    assert bad.returncode != 0 and "--camera crib-9: not in" in bad.stderr and "Traceback" not in bad.stderr
