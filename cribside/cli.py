@@ -44,6 +44,7 @@ COMMANDS: dict[str, tuple[str, str] | dict[str, tuple[str, str]]] = {
     },
     "bench": {
         "align": ("cribside.bench.align", "time the face aligner per stage"),
+        "faces": ("cribside.bench.faces", "real faces: the size x angle envelope, and child hits with and without a crib zone"),
         "train": ("cribside.bench.train", "time training epochs on an IFPaLD-sized synthetic set [train extra]"),
         "models": ("cribside.bench.models", "time the TFLite models in every mode and thread count"),
         "run": ("cribside.bench.run", "time the whole device loop"),

@@ -140,3 +140,25 @@ def test_zones_command_draws_the_zone_and_names_each_face(face_models_dir, tmp_p
     bad = subprocess.run([sys.executable, "-m", "cribside", "zones", "--config", str(config), "--camera", "crib-9",
                           "--image", str(image), "--out", str(out)], capture_output=True, text=True, timeout=120, env=env)
     assert bad.returncode != 0 and "--camera crib-9: not in" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_bench_faces_places_a_real_face_where_it_says_and_measures_the_envelope(face_models, tmp_path: Path) -> None:
+    import json
+
+    from cribside.bench.faces import ANGLES, WIDTHS, envelope, place
+    from cribside.cli import main
+    from cribside.edge.face.aligner import FaceAligner
+
+    photo = cv2.imread(str(LONDON_24 / "neutral" / "003.jpg"))
+    with FaceAligner() as aligner:
+        box = aligner.align(photo).box
+        frame, centre = place(photo, box, 96, 0.0, np.random.default_rng(1))
+        found = aligner.align(frame)
+        assert frame.shape == (720, 1280, 3) and found is not None
+        assert abs(found.box[0] + found.box[2] / 2 - centre[0]) < 20 and abs(found.box[2] - 96) < 25
+        env = envelope(aligner, [LONDON_24 / "neutral" / "003.jpg"])
+    assert set(env["found"]) == {str(w) for w in WIDTHS} and set(env["found"]["160"]) == {str(a) for a in ANGLES}
+    assert env["found"]["160"]["0"] == 1.0  # a 160 px upright real face is always found
+    out = tmp_path / "faces.json"
+    assert main(["bench", "faces", "--faces", str(LONDON_24 / "smiling"), "--people", "1", "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["envelope"]["faces"] == 1

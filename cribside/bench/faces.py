@@ -1,0 +1,188 @@
+"""``cribside bench faces``: which face the device watches, and how small and turned a face it finds.
+
+Two measurements on real data, printed as tables (``--json`` writes the figures):
+
+- **Envelope**: real faces (``--faces DIR`` of photos, default the 24 London adults in tests/data)
+  scaled so the face is W pixels wide, placed in a 1280x720 frame and turned by A degrees in the image
+  plane; the share of cases where the aligner finds that face (its centre within half a face width),
+  per width and angle, single frames (no tracking).
+- **Child hits** (``--lookit DIR``: the Lookit laughter clips with ``labels.csv`` naming the child's side
+  of the frame): every clip sampled at 3 fps and tracked as ``cribside run`` does, without a zone and with
+  a crib zone on the child's half; per sampled frame, was a face taken, was it on the child's side
+  (the clips have no face boxes: the side is the reference), was ``caregiver_present`` set; and the
+  aligner's mean and p95 ms for tracked frames, re-detections (a face after a frame without one) and
+  lost frames (no face).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from cribside.edge.errors import CribsideError
+
+WIDTHS = (40, 48, 64, 96, 160)
+ANGLES = (-180, -150, -120, -90, -60, -30, 0, 30, 60, 90, 120, 150)
+FRAME = (720, 1280)
+_DEFAULT_FACES = Path(__file__).parents[2] / "tests" / "data" / "faces" / "london_expressions_24" / "neutral"
+_SAMPLE_FPS = 3.0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register the command's arguments."""
+    parser.add_argument("--faces", type=Path, default=_DEFAULT_FACES, help="folder of face photos for the envelope")
+    parser.add_argument("--people", type=int, default=12, help="photos used for the envelope (default 12)")
+    parser.add_argument("--lookit", type=Path, help="Lookit laughter folder (labels.csv + videos/) for child hits")
+    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Measure and print."""
+    from cribside.edge.face.aligner import FaceAligner
+
+    photos = sorted(p for p in args.faces.glob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))[: args.people]
+    if not photos:
+        raise CribsideError(f"--faces {args.faces}: no photos")
+    result: dict[str, Any] = {}
+    with FaceAligner() as aligner:
+        result["envelope"] = envelope(aligner, photos)
+    print(format_envelope(result["envelope"]))
+    if args.lookit is not None:
+        result["child_hits"] = child_hits(args.lookit)
+        print(format_child_hits(result["child_hits"]))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+def place(photo: np.ndarray, face_box: tuple[float, float, float, float], width: int, angle: float,
+          rng: np.random.Generator) -> tuple[np.ndarray, tuple[float, float]]:
+    """A 1280x720 frame with the photo scaled so its face is ``width`` px wide, turned by ``angle``."""
+    # The head and some shoulders: 2.4 face widths around the face, so the photo's edge is no second face.
+    fx, fy = face_box[0] + face_box[2] / 2, face_box[1] + face_box[3] / 2
+    half = 1.2 * face_box[2]
+    x_a, y_a = int(max(0, fx - half)), int(max(0, fy - half))
+    x_b, y_b = int(min(photo.shape[1], fx + half)), int(min(photo.shape[0], fy + half))
+    head = photo[y_a:y_b, x_a:x_b]
+    scale = width / face_box[2]
+    small = cv2.resize(head, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    h, w = FRAME
+    canvas = np.full((h, w, 3), 110, np.uint8)
+    sh, sw = small.shape[:2]
+    x0 = int(rng.integers(0, max(1, w - sw)))
+    y0 = int(rng.integers(0, max(1, h - sh)))
+    canvas[y0:y0 + sh, x0:x0 + sw] = small
+    centre = (x0 + (fx - x_a) * scale, y0 + (fy - y_a) * scale)
+    m = cv2.getRotationMatrix2D(centre, angle, 1.0)
+    turned = cv2.warpAffine(canvas, m, (w, h), flags=cv2.INTER_LINEAR, borderValue=(110, 110, 110))
+    return turned, centre
+
+
+def envelope(aligner: Any, photos: list[Path]) -> dict[str, Any]:
+    """Found rate per (width, angle) over the photos."""
+    rng = np.random.default_rng(0)
+    faces = []
+    for path in photos:
+        image = cv2.imread(str(path))
+        face = aligner.align(image) if image is not None else None
+        if face is not None:
+            faces.append((image, face.box))
+    if not faces:
+        raise CribsideError("no face found in the envelope photos")
+    table: dict[str, dict[str, float]] = {}
+    for width in WIDTHS:
+        row = {}
+        for angle in ANGLES:
+            found = 0
+            for image, box in faces:
+                frame, centre = place(image, box, width, angle, rng)
+                got = aligner.align(frame)
+                if got is not None:
+                    gx, gy = got.box[0] + got.box[2] / 2, got.box[1] + got.box[3] / 2
+                    found += math.dist((gx, gy), centre) < 0.5 * max(width, got.box[2])
+            row[str(angle)] = found / len(faces)
+        table[str(width)] = row
+    return {"faces": len(faces), "frame": list(FRAME[::-1]), "found": table}
+
+
+def format_envelope(env: dict[str, Any]) -> str:
+    """The envelope as a Markdown table (rows: face width, columns: angle)."""
+    lines = [f"Envelope: {env['faces']} real faces in a {env['frame'][0]}x{env['frame'][1]} frame, share found "
+             "(single frames, no tracking)", "",
+             "| width px | " + " | ".join(f"{a}°" for a in ANGLES) + " | -60..60 | all |",
+             "|---|" + "---|" * (len(ANGLES) + 2)]
+    for width, row in env["found"].items():
+        mid = [row[str(a)] for a in ANGLES if -60 <= a <= 60]
+        lines.append(f"| {width} | " + " | ".join(f"{row[str(a)]:.2f}" for a in ANGLES)
+                     + f" | {np.mean(mid):.2f} | {np.mean(list(row.values())):.2f} |")
+    return "\n".join(lines)
+
+
+def child_hits(folder: Path) -> dict[str, Any]:
+    """Child-hit figures on the Lookit clips, without and with a crib zone on the child's half."""
+    from cribside.edge.face.aligner import FaceAligner
+    from cribside.edge.face.zones import CribZone
+
+    labels = folder / "labels.csv"
+    if not labels.is_file():
+        raise CribsideError(f"--lookit {folder}: no labels.csv")
+    clips = list(csv.DictReader(labels.open(encoding="utf-8")))
+    halves = {"LEFT": [[0.0, 0.0], [0.5, 0.0], [0.5, 1.0], [0.0, 1.0]], "RIGHT": [[0.5, 0.0], [1.0, 0.0], [1.0, 1.0], [0.5, 1.0]]}
+    out: dict[str, Any] = {"clips": len(clips)}
+    for name in ("no zone", "zone on the child's half"):
+        counts = {"sampled": 0, "face": 0, "child_side": 0, "caregiver_present": 0}
+        ms: dict[str, list[float]] = {"tracked": [], "re-detected": [], "lost": []}
+        for clip in clips:
+            side = clip["child_side_of_frame"].upper()
+            zone = CribZone.from_lists(halves[side]) if name != "no zone" else None
+            capture = cv2.VideoCapture(str(folder / clip["file"]))
+            step, due, index, had_face = float(clip["fps"]) / _SAMPLE_FPS, 0.0, 0, False
+            with FaceAligner(track=True, zone=zone) as aligner:
+                while True:
+                    ok, image = capture.read()
+                    if not ok:
+                        break
+                    if index >= due:
+                        due += step
+                        face = aligner.align(image)
+                        spent = sum(aligner.timings.values())
+                        counts["sampled"] += 1
+                        if face is None:
+                            ms["lost"].append(spent)
+                        else:
+                            ms["tracked" if had_face else "re-detected"].append(spent)
+                            counts["face"] += 1
+                            on_left = face.box[0] + face.box[2] / 2 < image.shape[1] / 2
+                            counts["child_side"] += int(on_left == (side == "LEFT"))
+                            counts["caregiver_present"] += int(face.other_faces > 0)
+                        had_face = face is not None
+                    index += 1
+            capture.release()
+        timing = {k: {"frames": len(v), "mean_ms": float(np.mean(v)) if v else None,
+                      "p95_ms": float(np.percentile(v, 95)) if v else None} for k, v in ms.items()}
+        out[name] = counts | {"timing": timing}
+    return out
+
+
+def format_child_hits(hits: dict[str, Any]) -> str:
+    """Child hits and timings as Markdown tables."""
+    lines = [f"Child hits: {hits['clips']} Lookit clips at 3 fps, tracked", "",
+             "| | sampled frames | a face taken | on the child's side (of sampled / of taken) | caregiver_present |",
+             "|---|---|---|---|---|"]
+    for name in ("no zone", "zone on the child's half"):
+        c = hits[name]
+        lines.append(f"| {name} | {c['sampled']} | {c['face']} | {c['child_side'] / c['sampled']:.2f} / "
+                     f"{c['child_side'] / max(c['face'], 1):.2f} | {c['caregiver_present']} |")
+    lines += ["", "| aligner ms, zone on | frames | mean | p95 |", "|---|---|---|---|"]
+    for kind, t in hits["zone on the child's half"]["timing"].items():
+        mean = "n/a" if t["mean_ms"] is None else f"{t['mean_ms']:.1f}"
+        p95 = "n/a" if t["p95_ms"] is None else f"{t['p95_ms']:.1f}"
+        lines.append(f"| {kind} | {t['frames']} | {mean} | {p95} |")
+    return "\n".join(lines)
