@@ -59,6 +59,8 @@ class AlignedFace:
         score: face-presence probability from the landmark model.
         other_faces: other faces seen in the crib zone at the last check (a caregiver leaning in);
             never classified as the infant.
+        yaw: how far the face is turned (edge/face/pose.py; 0 frontal, about 0.5 a 3/4 view).
+        pose: ``frontal``, ``turned`` or ``profile`` (a profile is not classified).
     """
 
     crop: np.ndarray
@@ -69,6 +71,8 @@ class AlignedFace:
     landmarks: np.ndarray
     score: float
     other_faces: int = 0
+    yaw: float = 0.0
+    pose: str = "frontal"
 
     def to_json(self) -> dict[str, Any]:
         """The JSON fields of ``cribside align`` for this face (pixels to 0.1 px)."""
@@ -79,6 +83,8 @@ class AlignedFace:
             "right_eye": [round(float(v), 1) for v in self.right_eye],
             "eye_angle_deg": round(float(self.eye_angle_deg), 2),
             "score": round(float(self.score), 3),
+            "pose": self.pose,
+            "yaw": round(float(self.yaw), 3),
         }
 
 

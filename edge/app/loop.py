@@ -183,6 +183,12 @@ class CameraLoop:
         if face is None:
             s.window.clear()  # a window holds L faces in a row, as in training
             return CameraView(wall_ts=frame.wall_ts)
+        x, y, w, h = (float(v) for v in face.box)
+        pose = face.pose
+        caregiver = face.other_faces > 0
+        if pose == "profile":  # trained on frontal faces: say so rather than guess (labels unknown)
+            s.window.clear()
+            return CameraView(True, (x, y, w, h), None, None, frame.wall_ts, caregiver_present=caregiver, pose=pose)
         started = time.monotonic()
         latent = s.runtime.encode(face.crop)
         lat.add("encode", _ms(time.monotonic() - started))
@@ -192,8 +198,7 @@ class CameraLoop:
             started = time.monotonic()
             prediction = s.runtime.classify(window.latents)
             lat.add("classify", _ms(time.monotonic() - started))
-        x, y, w, h = (float(v) for v in face.box)
-        return CameraView(True, (x, y, w, h), prediction, window, frame.wall_ts, caregiver_present=face.other_faces > 0)
+        return CameraView(True, (x, y, w, h), prediction, window, frame.wall_ts, caregiver_present=caregiver, pose=pose)
 
     def _idle(self) -> None:
         """No frame this poll: let time pass for health, alerts and stats."""

@@ -67,9 +67,11 @@ class ConsolePrinter:
             prob = part["p"][part["label"]] if part["p"] and part["label"] in part["p"] else None
             return str(part["label"]) + (f" ({prob:.2f})" if prob is not None else "")
 
-        face = "face" if p["face_visible"] else "NO FACE"
+        face = ("PROFILE" if p.get("pose") == "profile" else "face") if p["face_visible"] else "NO FACE"
         signal = " NO SIGNAL" if p.get("no_signal") and p["alert_level"] != "no_signal" else ""
-        return f"state  {face:<7} cry {fmt(p['cry']):<12} pain {fmt(p['pain']):<16} alert {p['alert_level']}{signal}"
+        caregiver = " +CAREGIVER" if p.get("caregiver_present") else ""
+        return (f"state  {face:<7} cry {fmt(p['cry']):<12} pain {fmt(p['pain']):<16} alert {p['alert_level']}"
+                f"{signal}{caregiver}")
 
     def _status(self, device_id: str, p: dict[str, Any]) -> str:
         return f"status {p['capture']}: {p['reason']}"

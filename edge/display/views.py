@@ -26,6 +26,7 @@ class CameraView:
         window: the window that prediction came from.
         wall_ts: unix time of the frame's capture.
         caregiver_present: another face was in the crib zone (never classified as the infant).
+        pose: the face's pose (``frontal``, ``turned``, ``profile``), None without a face.
     """
 
     face_visible: bool = False
@@ -34,6 +35,7 @@ class CameraView:
     window: Window | None = None
     wall_ts: float = 0.0
     caregiver_present: bool = False
+    pose: str | None = None
 
     def head(self, name: str) -> dict[str, Any]:
         """``{"label", "p"}`` of the ``cry`` or ``pain`` head, or unknown."""
@@ -57,6 +59,7 @@ def state_payload(
     return {
         "face_visible": view.face_visible,
         "caregiver_present": view.caregiver_present,
+        "pose": view.pose if view.face_visible else None,
         "cry": view.head("cry"),
         "pain": view.head("pain"),
         "alert_level": alert_level,
@@ -83,6 +86,7 @@ def result_row(view: CameraView, device_id: str, t_s: float, frame_index: int, a
         "frame": frame_index,
         "face": view.face_visible,
         "caregiver_present": view.caregiver_present,
+        "pose": view.pose if view.face_visible else None,
         "box": [round(v, 1) for v in view.box_px] if view.box_px else None,
         "cry": view.head("cry"),
         "pain": view.head("pain"),
@@ -103,5 +107,5 @@ def overlay(view: CameraView, alert_level: str, t_s: float, synthetic: bool) -> 
 
 def state_key(payload: dict[str, Any]) -> tuple[Any, ...]:
     """What makes a state new (published at once) rather than a heartbeat repeat."""
-    return (payload["face_visible"], payload["caregiver_present"], payload["cry"]["label"], payload["pain"]["label"],
-            payload["alert_level"], payload["no_signal"])
+    return (payload["face_visible"], payload["caregiver_present"], payload["pose"], payload["cry"]["label"],
+            payload["pain"]["label"], payload["alert_level"], payload["no_signal"])

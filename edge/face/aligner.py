@@ -25,6 +25,7 @@ from cribside.edge.face.crop import crop_rect, eye_angle_rad, eye_centers, warp_
 from cribside.edge.face.detector import BlazeFaceDetector, Detection
 from cribside.edge.face.geometry import RotatedRect
 from cribside.edge.face.landmarks import FaceMeshModel, MeshResult
+from cribside.edge.face.pose import pose_of, yaw_ratio
 from cribside.edge.face.settings import AlignerSettings
 from cribside.edge.face.types import AlignedFace
 from cribside.edge.face.zones import CribZone
@@ -42,6 +43,15 @@ _SAME_FACE_DISTANCE = 0.5
 _SAME_FACE_OFFSET = 0.4
 # Refinement stops early once the mesh turns less than this between passes.
 _REFINE_SETTLED_RAD = math.radians(1.0)
+# Frames after a loss that still get the whole search (then it is spread over frames).
+_FULL_SEARCH_FRAMES = 2
+# Zoomed tiles for small faces: squares of this share of the frame's short side (at least _TILE_MIN_PX),
+# overlapping by a quarter.
+_TILE_FRACTION = 0.5
+_TILE_MIN_PX = 160
+_TILE_STRIDE = 0.75
+# One detection pass: detector, in-plane angle, score threshold (None: the detector's), tile (None: whole frame).
+_Pass = tuple[BlazeFaceDetector, float, float | None, RotatedRect | None]
 # While a face is tracked (no detection), look for other faces in the crib zone every this many frames
 # (at 3 fps: once a second; the two upright detections, a few ms).
 _OTHERS_EVERY = 3
@@ -98,6 +108,7 @@ class FaceAligner:
         self.zone = zone or CribZone()
         self._others = 0
         self._since_check = 0
+        self._search_step = 0
         self._check_model_pins()
         paths = ensure_face_models(models_dir)
         s = self.settings
@@ -124,6 +135,7 @@ class FaceAligner:
         self._roi = None
         self._others = 0
         self._since_check = 0
+        self._search_step = 0
 
     def align(self, bgr: np.ndarray) -> AlignedFace | None:
         """Align the selected face of one frame.
@@ -164,6 +176,12 @@ class FaceAligner:
         self.timings["detect"] += (time.perf_counter() - start) * 1000.0
         return detections
 
+    def _timed_tile(self, detector: BlazeFaceDetector, image: np.ndarray, tile: RotatedRect) -> list[Detection]:
+        start = time.perf_counter()
+        detections = detector.detect_in(image, tile)
+        self.timings["detect"] += (time.perf_counter() - start) * 1000.0
+        return detections
+
     def _run_mesh(self, image: np.ndarray, roi: RotatedRect) -> MeshResult:
         start = time.perf_counter()
         result = self._mesh.run(image, roi)
@@ -191,7 +209,7 @@ class FaceAligner:
         """
         image = as_bgr(image)
         found: list[Detection] = []
-        for detector, angle, min_score in self._passes()[:2]:
+        for detector, angle, min_score, _ in self._passes()[:2]:
             for det in self._timed_detect(detector, image, angle, min_score):
                 if not any(_same_face(det, f) for f in found):
                     found.append(det)
@@ -216,17 +234,58 @@ class FaceAligner:
         self._others = len(others)
         return self._others
 
-    def _passes(self) -> list[tuple[BlazeFaceDetector, float, float | None]]:
+    def _passes(self) -> list[_Pass]:
         """Detection passes in order: upright short-range, full-range, rotated copies.
 
         Each rotated copy is one more chance for a false face, so those passes use a
         stricter score threshold, keeping the whole search about as selective as one pass.
         """
-        passes: list[tuple[BlazeFaceDetector, float, float | None]] = [(self._short, 0.0, None)]
+        passes: list[_Pass] = [(self._short, 0.0, None, None)]
         if self._full is not None:
-            passes.append((self._full, 0.0, None))
+            passes.append((self._full, 0.0, None, None))
         retry = self.settings.retry_score_threshold
-        return passes + [(self._short, math.radians(a), retry) for a in self.settings.retry_angles_deg]
+        return passes + [(self._short, math.radians(a), retry, None) for a in self.settings.retry_angles_deg]
+
+    def _search(self, image: np.ndarray) -> list[_Pass]:
+        """The passes of this frame's search.
+
+        A single image gets the whole search at once. On video (``track``) the first
+        ``_FULL_SEARCH_FRAMES`` frames after a loss do too (a face that just turned is found at once);
+        while the face stays away, every frame runs the two upright passes and one more, taken in turn
+        from the rotated copies and the zoomed tiles (below), so a long absence costs about what a
+        tracked face does and the whole search is spread over a few frames.
+        """
+        passes = self._passes()
+        if not self.track:
+            return passes
+        upright = 2 if self._full is not None else 1
+        tiles = self._tiles(image)
+        fresh = self._search_step < _FULL_SEARCH_FRAMES  # just lost: most likely turned, search it all
+        extra = tiles if fresh else passes[upright:] + tiles
+        step = self._search_step
+        self._search_step += 1
+        spread = [extra[step % len(extra)]] if extra else []
+        return (passes if fresh else passes[:upright]) + spread
+
+    def _tiles(self, image: np.ndarray) -> list[_Pass]:
+        """Overlapping square tiles over the crib zone's bounding box (the frame without one), each seen by
+        the detector at its own input size: a zoom for faces too small for a whole-frame pass."""
+        h, w = image.shape[:2]
+        crib, _ = self.zone.pixels(image.shape)
+        x0, y0, x1, y1 = (0, 0, w, h) if crib is None else (*crib.min(axis=0), *crib.max(axis=0))
+        side = max(_TILE_MIN_PX, _TILE_FRACTION * min(h, w))
+        if max(x1 - x0, y1 - y0) <= side:
+            return []  # the region is no larger than one tile: the upright passes already see it so
+        detector = self._full or self._short
+
+        def starts(lo: float, hi: float) -> list[float]:
+            if hi - lo <= side:
+                return [(lo + hi) / 2]
+            n = math.ceil((hi - lo - side) / (_TILE_STRIDE * side)) + 1
+            return [lo + side / 2 + i * (hi - lo - side) / (n - 1) for i in range(n)]
+
+        return [(detector, 0.0, None, RotatedRect(cx, cy, side, side, 0.0))
+                for cy in starts(float(y0), float(y1)) for cx in starts(float(x0), float(x1))]
 
     def _detect_and_mesh(self, image: np.ndarray) -> tuple[MeshResult | None, list[Detection] | None]:
         """The first pass that yields a face the mesh model accepts (in the crib zone) wins.
@@ -240,9 +299,9 @@ class FaceAligner:
         """
         tried: list[Detection] = []
         budget = _MAX_MESH_RUNS
-        for detector, angle, min_score in self._passes():
-            detections = [d for d in self._timed_detect(detector, image, angle, min_score)
-                          if self.zone.contains(d.center_px, image.shape)]
+        for detector, angle, min_score, tile in self._search(image):
+            found = self._timed_detect(detector, image, angle, min_score) if tile is None else self._timed_tile(detector, image, tile)
+            detections = [d for d in found if self.zone.contains(d.center_px, image.shape)]
             for det in order_by_select(detections, self.settings.select, image.shape[:2]):
                 if budget <= 0:
                     return None, None
@@ -260,7 +319,8 @@ class FaceAligner:
                     if result.presence >= self.settings.presence_threshold:
                         settled = self._settle(image, result)
                         if self._in_zone(settled.landmarks_px, image):
-                            return settled, (detections if angle == 0.0 else None)
+                            self._search_step = 0  # found: the next search starts from the top again
+                            return settled, (detections if angle == 0.0 and tile is None else None)
         return None, None
 
     def _upright(self, image: np.ndarray, roi: RotatedRect) -> RotatedRect | None:
@@ -324,6 +384,8 @@ class FaceAligner:
             eye_angle_deg=math.degrees(angle),
             landmarks=landmarks,
             score=found.presence,
+            yaw=(yaw := yaw_ratio(landmarks)),
+            pose=pose_of(yaw),
         )
 
     def close(self) -> None:

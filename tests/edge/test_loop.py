@@ -45,6 +45,7 @@ class FakeFace:
     crop: np.ndarray
     box: tuple[float, float, float, float]
     other_faces: int = 0
+    pose: str = "frontal"
 
 
 class FakeAligner:
@@ -206,20 +207,22 @@ def test_no_face_means_unknown_never_calm() -> None:
     assert [s["cry"]["label"] for s in rec.of("state")].count("no") >= 1
 
 
-class CaregiverAligner(FakeAligner):
-    """The infant all along; from the 7th sampled frame a second face is in the crib zone."""
+class ScriptedAligner(FakeAligner):
+    """The fake face, changed (``dataclasses.replace(face, **changes)``) from the ``after``-th sampled frame on."""
 
-    def __init__(self) -> None:
-        self.calls = 0
+    def __init__(self, after: int, **changes: object) -> None:
+        self.calls, self.after, self.changes = 0, after, changes
 
     def align(self, bgr: np.ndarray) -> FakeFace | None:
         face = super().align(bgr)
         self.calls += 1
-        return None if face is None else dataclasses.replace(face, other_faces=int(self.calls > 6))
+        if face is None or self.calls < self.after:
+            return face
+        return dataclasses.replace(face, **self.changes)  # type: ignore[arg-type]
 
 
 def test_a_second_face_in_the_crib_is_reported_and_noted_on_alerts() -> None:
-    loop, rec = make_loop(ListSource([CALM] * 30 + [SEVERE] * 60), aligner=CaregiverAligner())
+    loop, rec = make_loop(ListSource([CALM] * 30 + [SEVERE] * 60), aligner=ScriptedAligner(7, other_faces=1))
     run_to_end(loop)
     states = rec.of("state")
     assert states[0]["caregiver_present"] is False and states[-1]["caregiver_present"] is True
@@ -230,6 +233,18 @@ def test_a_second_face_in_the_crib_is_reported_and_noted_on_alerts() -> None:
     for kind in ("state", "alert"):
         for message in rec.of(kind):
             validate(kind, message)
+
+
+def test_a_face_in_profile_is_not_classified() -> None:
+    loop, rec = make_loop(ListSource([CALM] * 60), aligner=ScriptedAligner(9, pose="profile"))
+    run_to_end(loop)
+    states = rec.of("state")
+    assert any(s["cry"]["label"] == "no" and s["pose"] == "frontal" for s in states)
+    last = states[-1]
+    assert last["face_visible"] is True and last["pose"] == "profile"
+    assert last["cry"]["label"] == "unknown" and last["pain"]["label"] == "unknown" and last["window"] is None
+    for message in states:
+        validate("state", message)
 
 
 def test_stopped_source_stalls_then_raises_no_signal_and_recovers() -> None:

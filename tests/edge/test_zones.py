@@ -162,3 +162,23 @@ def test_bench_faces_places_a_real_face_where_it_says_and_measures_the_envelope(
     out = tmp_path / "faces.json"
     assert main(["bench", "faces", "--faces", str(LONDON_24 / "smiling"), "--people", "1", "--json", str(out)]) == 0
     assert json.loads(out.read_text())["envelope"]["faces"] == 1
+
+
+def test_pose_is_frontal_on_frontal_photos_and_profile_when_the_nose_passes_the_eye() -> None:
+    from cribside.edge.face.pose import PROFILE, pose_of, yaw_ratio
+
+    landmarks = np.zeros((468, 2), np.float32)
+    landmarks[33], landmarks[263] = (100, 100), (160, 100)  # outer eye corners, 60 px apart
+    landmarks[1] = (130, 130)  # nose tip under their midpoint
+    assert yaw_ratio(landmarks) == pytest.approx(0.0) and pose_of(0.0) == "frontal"
+    landmarks[1] = (130 + 0.5 * 60, 130)  # a 3/4 view: the nose half an eye distance aside
+    assert yaw_ratio(landmarks) == pytest.approx(0.5) and pose_of(0.5) == "profile" and 0.5 >= PROFILE
+    assert pose_of(-0.3) == "turned"
+
+
+def test_real_frontal_faces_are_frontal_and_a_profile_is_not_classified(face_models) -> None:
+    from cribside.edge.face.aligner import FaceAligner
+
+    with FaceAligner() as aligner:
+        poses = [aligner.align(cv2.imread(str(p))).pose for p in sorted((LONDON_24 / "neutral").glob("*.jpg"))[:8]]
+    assert poses == ["frontal"] * 8

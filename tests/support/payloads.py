@@ -10,6 +10,7 @@ def state_payload(*, cry: str = "no", face_visible: bool = True) -> dict:
         return {
             "face_visible": False,
             "caregiver_present": False,
+            "pose": None,
             "cry": {"label": "unknown", "p": None},
             "pain": {"label": "unknown", "p": None},
             "alert_level": "none",
@@ -23,6 +24,7 @@ def state_payload(*, cry: str = "no", face_visible: bool = True) -> dict:
     return {
         "face_visible": True,
         "caregiver_present": False,
+        "pose": "frontal",
         "cry": {"label": cry, "p": {"no": 1 - p_yes, "yes": p_yes}},
         "pain": {"label": "none", "p": {"none": 0.8, "moderate": 0.15, "severe": 0.05}},
         "alert_level": "cry" if cry == "yes" else "none",
