@@ -38,6 +38,9 @@ COMMANDS: dict[str, tuple[str, str] | dict[str, tuple[str, str]]] = {
     "convert": ("cribside.commands.convert", "quantize a run to TFLite models with a manifest [train extra]"),
     "run": ("cribside.commands.run", "watch cameras or videos and publish state and alerts over MQTT"),
     "zones": ("cribside.commands.zones", "draw a camera's crib zone, masks and the faces found, to check the zone"),
+    "mqtt": {
+        "purge": ("cribside.commands.mqtt_purge", "clear a removed crib's retained discovery, availability, state and status"),
+    },
     "config": {
         "validate": ("cribside.commands.config_validate", "validate a device config file, printing every error"),
         "schema": ("cribside.commands.config_schema", "print the device config's JSON Schema"),

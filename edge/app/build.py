@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import socket
 import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cribside.edge.app.loop import CameraLoop, LoopSettings, Stages
+from cribside.edge.app.loop import STATE_VALID_HEARTBEATS, CameraLoop, LoopSettings, Stages
 from cribside.edge.app.stats import RunStats
 from cribside.edge.comms.contract import NullPublisher, Publisher
 from cribside.edge.comms.episodes import EpisodeJournal
@@ -105,7 +106,13 @@ def build_publisher(
     from cribside.edge.comms.outbox import Outbox
 
     outbox = closers.enter_context(Outbox(config.outbox.path, config.outbox.max_messages, sync=config.outbox.sync))
-    return MqttPublisher(config.mqtt, outbox, device_ids, boot_id=boot_id, sw_version=sw_version)
+    discovery = {
+        # A state entity expires when the state's own valid_until horizon passes without a new one.
+        "expire_after_s": STATE_VALID_HEARTBEATS * config.alerts.update_interval_s,
+        "stats_interval_s": config.stats.interval_s,
+        "host": socket.gethostname() if len(device_ids) > 1 else None,
+    }
+    return MqttPublisher(config.mqtt, outbox, device_ids, boot_id=boot_id, sw_version=sw_version, discovery=discovery)
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,9 @@ from cribside.edge.types import Aligner, DeliveryHealth, Frame, Publisher, Runti
 log = logging.getLogger(__name__)
 
 
+STATE_VALID_HEARTBEATS = 3.0  # a state's valid_until (and Home Assistant's expire_after) in heartbeats
+
+
 @dataclass(frozen=True)
 class LoopSettings:
     """Per-camera loop settings.
@@ -54,7 +57,7 @@ class LoopSettings:
     state_heartbeat_s: float = 10.0
     state_every_window: bool = False
     poll_s: float = 0.2
-    valid_heartbeats: float = 3.0
+    valid_heartbeats: float = STATE_VALID_HEARTBEATS
     storage_check_s: float = 1.0
 
 
@@ -221,6 +224,8 @@ class CameraLoop:
                 self._emit(events, t_s, now_ts)
             elif command == "snooze":
                 ok, reason = self.s.alerts.snooze(float(payload["minutes"]), str(payload.get("type") or "distress"), t_s, now_ts)
+                if ok:  # the retained state carries snoozed_until at once
+                    self._publish_state(t_s, now_ts, every_window=True)
             else:
                 ok, reason = False, f"unknown command {command!r}"
         log.info("camera %s: command %s: %s", self.settings.device_id, command, reason)
@@ -303,7 +308,7 @@ class CameraLoop:
         alerts = self.s.alerts
         valid_until = time.time() + self.settings.valid_heartbeats * self.settings.state_heartbeat_s
         payload = state_payload(self._view, alerts.level, self.settings.model, no_signal=alerts.no_signal,
-                                valid_until=round(valid_until, 3))
+                                valid_until=round(valid_until, 3), snoozed_until=alerts.snoozed_until(time.time()))
         key = state_key(payload)
         now_s = time.monotonic()
         due = now_s - self._timers.last_state_s >= self.settings.state_heartbeat_s

@@ -66,6 +66,8 @@ from cribside.edge.config import MqttConfig, default_client_id
 from cribside.edge.config.secrets import read_mqtt_password
 from cribside.edge.errors import CribsideError
 
+STOPPED = "stopped"  # availability after a clean stop (the will, "offline", is a crash or a lost link)
+DISCOVERY_JITTER_S = 5.0  # re-sent discovery waits a random 0..this after Home Assistant's birth message
 log = logging.getLogger(__name__)
 
 MAX_INFLIGHT = 20  # paho's default max_inflight_messages: beyond it paho would queue in memory
@@ -161,6 +163,32 @@ class _Link:
     memory: collections.deque[tuple[str, bytes, int, bool, str]] = field(default_factory=lambda: collections.deque())
 
 
+def secure_client(client: paho.Client, cfg: MqttConfig, password: str | None) -> None:
+    """Username, password and TLS of the config on a paho client.
+
+    Raises:
+        CribsideError: a TLS file missing or unreadable (named by its config field).
+    """
+    if cfg.username:
+        client.username_pw_set(cfg.username, password)
+    tls = cfg.tls
+    if not tls.enabled:
+        return
+    for name in ("ca_file", "cert_file", "key_file"):
+        path = getattr(tls, name)
+        if path is not None and not path.is_file():
+            raise CribsideError(f"mqtt.tls.{name}: file not found: {path}")
+    try:
+        client.tls_set(
+            ca_certs=str(tls.ca_file) if tls.ca_file else None,
+            certfile=str(tls.cert_file) if tls.cert_file else None,
+            keyfile=str(tls.key_file) if tls.key_file else None,
+        )
+    except (OSError, ValueError) as exc:
+        raise CribsideError(f"mqtt.tls: cannot load certificates: {exc}") from None
+    client.tls_insecure_set(tls.insecure)
+
+
 class MqttPublisher:
     """Publishes each camera's messages to an MQTT broker through a durable outbox.
 
@@ -184,11 +212,14 @@ class MqttPublisher:
         boot_id: str | None = None,
         hostname: str | None = None,
         sw_version: str = "unknown",
+        discovery: dict[str, Any] | None = None,
     ) -> None:
         if not device_ids:
             raise CribsideError("mqtt: no cameras configured (cameras: [...] is empty)")
         self.cfg = cfg
         self.sw_version = sw_version
+        # Keyword arguments of homeassistant.discovery_messages (expiry, stats period, host device).
+        self.discovery = dict(discovery or {})
         self.outbox = outbox
         self.stats_dropped = 0
         self._stamper = EnvelopeStamper(boot_id)
@@ -282,23 +313,7 @@ class MqttPublisher:
         client.suppress_exceptions = True  # a second guard behind _total: never re-raise into the network thread
         link = _Link(device_id, client, device_topic(self.cfg.prefix, device_id, ""), client_id)
         client.will_set(self._topic(device_id, "availability"), "offline", qos=1, retain=True)
-        if self.cfg.username:
-            client.username_pw_set(self.cfg.username, password)
-        tls = self.cfg.tls
-        if tls.enabled:
-            for name in ("ca_file", "cert_file", "key_file"):
-                path = getattr(tls, name)
-                if path is not None and not path.is_file():
-                    raise CribsideError(f"mqtt.tls.{name}: file not found: {path}")
-            try:
-                client.tls_set(
-                    ca_certs=str(tls.ca_file) if tls.ca_file else None,
-                    certfile=str(tls.cert_file) if tls.cert_file else None,
-                    keyfile=str(tls.key_file) if tls.key_file else None,
-                )
-            except (OSError, ValueError) as exc:
-                raise CribsideError(f"mqtt.tls: cannot load certificates: {exc}") from None
-            client.tls_insecure_set(tls.insecure)
+        secure_client(client, self.cfg, password)
         _reconnect_delay(client, self.cfg.reconnect.min_delay_s, self.cfg.reconnect.max_delay_s)
         client.user_data_set(link)
         client.on_connect = self._on_connect
@@ -559,8 +574,12 @@ class MqttPublisher:
     def _on_message(self, client: paho.Client, link: _Link, message: paho.MQTTMessage) -> None:
         if self.cfg.homeassistant.enabled and message.topic == homeassistant.status_topic(self.cfg):
             if message.payload.strip() == b"online":
-                log.info("Home Assistant restarted: re-sending discovery for %s", link.device_id)
-                self._send_discovery(link)
+                # After a random 0-5 s, so a ward of devices does not answer Home Assistant's birth at once.
+                delay = random.uniform(0.0, DISCOVERY_JITTER_S)
+                log.info("Home Assistant restarted: re-sending discovery for %s in %.1f s", link.device_id, delay)
+                timer = threading.Timer(delay, self._send_discovery_quietly, args=(link,))
+                timer.daemon = True
+                timer.start()
             return
         command = message.topic.rsplit("/", 1)[-1]
         if command == "result":
@@ -573,8 +592,14 @@ class MqttPublisher:
         stamped = self._stamper.stamp(link.device_id, result)
         client.publish(self._topic(link.device_id, "cmd/result"), encode_payload(stamped), qos=1, retain=False)
 
+    def _send_discovery_quietly(self, link: _Link) -> None:
+        try:
+            self._send_discovery(link)
+        except Exception:  # noqa: BLE001  (a timer thread: log, never die loudly)
+            log.exception("re-sending discovery for %s failed", link.device_id)
+
     def _send_discovery(self, link: _Link) -> None:
-        for topic, payload in homeassistant.discovery_messages(self.cfg, link.device_id, self.sw_version):
+        for topic, payload in homeassistant.discovery_messages(self.cfg, link.device_id, self.sw_version, **self.discovery):
             link.client.publish(topic, payload, qos=1, retain=True)
 
     # -- shutdown ---------------------------------------------------------------------------------
@@ -590,7 +615,9 @@ class MqttPublisher:
         return True
 
     def stop(self, timeout_s: float = 5.0) -> None:
-        """Flush what can be flushed, publish ``offline`` (retained) for every camera, disconnect.
+        """Flush what can be flushed, publish ``stopped`` (retained) for every camera, disconnect.
+
+        ``stopped`` is a clean stop; the broker's will says ``offline`` for a crash or a lost link.
 
         Undelivered messages stay in the outbox for the next run.
         """
@@ -605,7 +632,7 @@ class MqttPublisher:
         for link in self._links.values():
             if link.connected:
                 topic = self._topic(link.device_id, "availability")
-                offline[link.device_id] = link.client.publish(topic, "offline", qos=1, retain=True)
+                offline[link.device_id] = link.client.publish(topic, STOPPED, qos=1, retain=True)
         for info in offline.values():
             remaining = max(0.05, deadline - time.monotonic())
             try:
@@ -618,7 +645,7 @@ class MqttPublisher:
             if sent is not None and sent.is_published():
                 link.client.disconnect()
             else:
-                # offline not acknowledged (link down or network thread dead): the broker publishes the will
+                # stopped not acknowledged (link down or network thread dead): the broker publishes the will
                 # ("offline") when it reads this; if it cannot be sent, the closed socket fires the will anyway.
                 link.client.disconnect(reasoncode=ReasonCode(PacketTypes.DISCONNECT, identifier=_DISCONNECT_WITH_WILL))
             link.client.loop_stop()

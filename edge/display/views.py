@@ -46,7 +46,8 @@ class CameraView:
 
 
 def state_payload(
-    view: CameraView, alert_level: str, model: dict[str, Any], *, no_signal: bool = False, valid_until: float | None = None
+    view: CameraView, alert_level: str, model: dict[str, Any], *, no_signal: bool = False, valid_until: float | None = None,
+    snoozed_until: float | None = None,
 ) -> dict[str, Any]:
     """The ``state`` payload fields of the MQTT contract.
 
@@ -54,6 +55,8 @@ def state_payload(
         no_signal: a no_signal episode is open (the camera is lost).
         valid_until: unix seconds after which a consumer must treat this state as
             "not watching" (the device would have re-published by then).
+        snoozed_until: unix seconds the running distress snooze ends, None without one (retained
+            with the state, so a nurse station that restarts learns the crib is snoozed).
     """
     window = view.window if view.prediction is not None else None
     return {
@@ -65,6 +68,7 @@ def state_payload(
         "alert_level": alert_level,
         "no_signal": bool(no_signal),
         "valid_until": valid_until,
+        "snoozed_until": snoozed_until,
         "window": None
         if window is None
         else {
@@ -108,4 +112,4 @@ def overlay(view: CameraView, alert_level: str, t_s: float, synthetic: bool) -> 
 def state_key(payload: dict[str, Any]) -> tuple[Any, ...]:
     """What makes a state new (published at once) rather than a heartbeat repeat."""
     return (payload["face_visible"], payload["caregiver_present"], payload["pose"], payload["cry"]["label"],
-            payload["pain"]["label"], payload["alert_level"], payload["no_signal"])
+            payload["pain"]["label"], payload["alert_level"], payload["no_signal"], payload.get("snoozed_until"))

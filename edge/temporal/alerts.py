@@ -66,6 +66,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 LEVELS = ("none", "cry", "moderate_pain", "severe_pain")
+CURRENT = "current"  # cmd/ack {"episode_id": "current"}: whichever episode is open (Home Assistant's button)
 MAX_SNOOZE_MINUTES = 60  # the documented maximum (docs/mqtt.md); cmd/snooze refuses more
 _RANK = {level: rank for rank, level in enumerate(LEVELS)}
 PEAK_KEYS = ("cry", "moderate_pain", "severe_pain")
@@ -198,6 +199,11 @@ class AlertMachine:
             return self._distress.level
         return "no_signal" if self._no_signal is not None else "none"
 
+    def snoozed_until(self, wall_ts: float) -> float | None:
+        """Unix time the distress snooze ends, or None when no snooze is running at ``wall_ts``."""
+        until = self._snooze_until_ts
+        return until if until is not None and wall_ts < until else None
+
     @property
     def no_signal(self) -> bool:
         """True while a no_signal episode is open (the state's ``no_signal`` flag)."""
@@ -288,12 +294,17 @@ class AlertMachine:
         return [self._event("end", episode, t_s, wall_ts, ended=True)]
 
     def acknowledge(self, episode_id: str, t_s: float, wall_ts: float) -> tuple[bool, str, list[AlertEvent]]:
-        """Mark an active episode acknowledged (stops periodic updates).
+        """Mark an active episode acknowledged (stops periodic updates); ``current`` picks the open one.
 
         Returns:
             (ok, reason, events): events holds one ``update`` carrying
             ``acknowledged: true`` so every console sees the acknowledgement.
         """
+        if episode_id == CURRENT:  # a button cannot know the id: the open announced episode, distress first
+            open_ = sorted((e for e in self._episodes() if e.announced), key=lambda e: e.type != "distress")
+            if not open_:
+                return False, "no active episode to acknowledge", []
+            episode_id = open_[0].id
         for episode in self._episodes():
             if episode.id == episode_id:
                 if episode.acknowledged:

@@ -34,7 +34,7 @@ def test_real_video_end_to_end(tmp_path, mosquitto, subscriber, converted_models
     assert done.returncode == 0, done.stderr[-2000:]
 
     availability = [m.payload.decode() for m in sub.wait_for("test/crib-1/availability", 2)]
-    assert availability[0] == "online" and availability[-1] == "offline"
+    assert availability[0] == "online" and availability[-1] == "stopped"  # a clean stop, not the will
     states = validate_all(sub.wait_for("test/crib-1/state"), "state")
     assert any(s["cry"]["label"] != "unknown" for s in states)  # windows were classified
     assert states[-1]["face_visible"] is False  # the video ends with the face covered
@@ -51,7 +51,7 @@ def test_real_video_end_to_end(tmp_path, mosquitto, subscriber, converted_models
     late = subscriber(mosquitto, ("test/crib-1/+",))
     retained = {m.topic: m for m in late.wait_for("test/crib-1/state") + late.wait_for("test/crib-1/availability")}
     assert retained["test/crib-1/state"].retain and retained["test/crib-1/state"].json()["msg_id"] == states[-1]["msg_id"]
-    assert retained["test/crib-1/availability"].payload == b"offline"
+    assert retained["test/crib-1/availability"].payload == b"stopped"
 
     rows = [json.loads(line) for line in results.read_text().splitlines()]
     assert len(rows) == pytest.approx(video_frames / VIDEO_FPS * 3, abs=1)  # sampled at the manifest's 3 fps
@@ -117,7 +117,7 @@ def test_stalled_camera_raises_no_signal_and_commands_answer(tmp_path, mosquitto
             stop.set()
             runner.join(30)
     assert not runner.is_alive()
-    assert sub.wait_for("test/crib-1/availability", 2)[-1].payload == b"offline"
+    assert sub.wait_for("test/crib-1/availability", 2)[-1].payload == b"stopped"
 
 
 def test_sigterm_publishes_offline_and_exits_zero(tmp_path, mosquitto, subscriber, converted_models_aligned,
@@ -154,7 +154,7 @@ def test_sigterm_publishes_offline_and_exits_zero(tmp_path, mosquitto, subscribe
     assert proc.returncode == 0, err[-2000:]
     assert "SIGTERM received" in err
     availability = [m.payload for m in sub.wait_for("test/crib-1/availability", 2)]
-    assert availability[-1] == b"offline"
+    assert availability[-1] == b"stopped"
     frames = validate_all(sub.wait_for("test/crib-1/stats"), "stats")[-1]["frames"]["captured"]
     assert frames < 12 * VIDEO_FPS  # stopped early: the realtime video had not finished
 
@@ -187,7 +187,7 @@ def test_two_cameras_in_one_process(tmp_path, mosquitto, subscriber, converted_m
     assert done.returncode == 0, done.stderr[-2000:]
     for device_id in ("crib-1", "crib-2"):
         availability = [m.payload for m in sub.wait_for(f"test/{device_id}/availability", 2)]
-        assert availability[0] == b"online" and availability[-1] == b"offline"
+        assert availability[0] == b"online" and availability[-1] == b"stopped"
     # each camera has its own window, state and alerts: the face is only in crib-1's video
     crib1 = validate_all(sub.on("test/crib-1/state"), "state")
     crib2 = validate_all(sub.on("test/crib-2/state"), "state")

@@ -12,7 +12,7 @@ import jinja2.sandbox
 import numpy as np
 import pytest
 
-from cribside.edge.comms.homeassistant import KNOWN_STATES, discovery_messages
+from cribside.edge.comms.homeassistant import KNOWN_STATES, STATE_OBJECTS, discovery_messages
 from cribside.edge.config import MqttConfig
 from cribside.edge.display.views import CameraView, state_payload
 from cribside.edge.temporal.window import Window
@@ -26,9 +26,15 @@ def render(template: str, payload: dict) -> str:
     return ENV.from_string(template).render(value_json=json.loads(json.dumps(payload)), value=json.dumps(payload)).strip()
 
 
-def entities() -> dict[str, dict]:
+def all_entities(**options) -> dict[str, dict]:
+    """object -> discovery config, from topics <prefix>/<component>/<device_id>/<object>/config."""
     cfg = MqttConfig(homeassistant={"enabled": True})
-    return {topic.split("/")[2].split("_", 1)[1]: json.loads(p) for topic, p in discovery_messages(cfg, "crib-1")}
+    return {topic.split("/")[3]: json.loads(p) for topic, p in discovery_messages(cfg, "crib-1", **options)}
+
+
+def entities() -> dict[str, dict]:
+    """The entities that read the state topic and show the infant's labels or the alert state."""
+    return {name: cfg for name, cfg in all_entities().items() if name in STATE_OBJECTS}
 
 
 class _Prediction:
@@ -77,6 +83,8 @@ def test_every_template_maps_an_unknown_label_to_none() -> None:
     payload = seeing("no", "none")
     payload["cry"]["label"] = payload["pain"]["label"] = payload["alert_level"] = "something-new"
     payload["face_visible"] = payload["caregiver_present"] = None
+    payload["snoozed_until"] = "something-new"  # null is "not snoozed", a known state; a string is not
+    payload["model"] = {**payload["model"], "synthetic": None}
     for name, cfg in entities().items():
         assert render(cfg["value_template"], payload) == "None", name
 
@@ -87,5 +95,78 @@ def test_known_labels_show_as_themselves(cry: str, pain: str, level: str) -> Non
     payload = seeing(cry, pain, level)
     shown = {name: render(cfg["value_template"], payload) for name, cfg in entities().items()}
     assert shown == {"crying": "ON" if cry == "yes" else "OFF", "pain_level": pain, "face_visible": "ON",
-                     "caregiver_present": "OFF", "alert_level": level}
+                     "caregiver_present": "OFF", "alert_level": level, "distress": "OFF" if level == "none" else "ON",
+                     "snoozed": "OFF", "demo_models": "ON"}
     assert all(shown[name] in KNOWN_STATES[name] for name in shown)
+
+
+def _availability(cfg: dict, topic_suffix: str, payload) -> str:
+    item = next(a for a in cfg["availability"] if a["topic"].endswith("/" + topic_suffix))
+    body = payload if isinstance(payload, str) else json.dumps(payload)
+    value_json = None if isinstance(payload, str) else payload
+    return ENV.from_string(item["value_template"]).render(value=body, value_json=value_json).strip()
+
+
+@pytest.mark.parametrize(("capture", "available"), [("ok", True), ("no_face", True), ("starting", False),
+                                                    ("stalled", False), ("no_signal", False), ("something-new", False)])
+def test_state_entities_are_unavailable_unless_the_capture_is_watching(capture: str, available: bool) -> None:
+    for name, cfg in entities().items():
+        assert cfg["availability_mode"] == "all", name
+        shown = _availability(cfg, "status", {"capture": capture, "reason": "x"})
+        assert shown == ("online" if available else "offline"), (name, capture)
+
+
+@pytest.mark.parametrize(("link", "available"), [("online", True), ("offline", False), ("stopped", False), ("", False)])
+def test_a_clean_stop_and_a_crash_both_make_every_entity_unavailable(link: str, available: bool) -> None:
+    for name, cfg in all_entities().items():
+        assert _availability(cfg, "availability", link) == ("online" if available else "offline"), name
+
+
+def test_discovery_fields_follow_home_assistants_current_schema() -> None:
+    configs = all_entities(expire_after_s=30.0, stats_interval_s=30.0, host="ward-pi")
+    for name, cfg in configs.items():
+        assert "object_id" not in cfg and cfg["default_entity_id"].endswith(f"cribside_crib_1_{name}"), name
+        assert cfg["origin"]["name"] == "cribside" and cfg["device"]["via_device"] == "cribside_host_ward-pi"
+    for name in STATE_OBJECTS:
+        assert configs[name]["expire_after"] == 30, name  # the state's valid_until horizon
+    assert configs["pain_level"]["device_class"] == "enum" and configs["pain_level"]["options"] == ["none", "moderate", "severe"]
+    assert set(configs["alert_level"]["options"]) == set(KNOWN_STATES["alert_level"])
+    assert configs["distress"]["device_class"] == "safety"
+    assert configs["demo_models"]["device_class"] == "problem" and configs["demo_models"]["entity_category"] == "diagnostic"
+    assert configs["capture"]["entity_category"] == "diagnostic" and len(configs["capture"]["availability"]) == 1
+    assert configs["sampled_fps"]["expire_after"] == 90
+    assert configs["alert"]["event_types"] == ["start", "update", "end"]
+
+
+def test_buttons_send_commands_the_device_accepts() -> None:
+    from cribside.edge.comms.commands import handle_command
+
+    configs = all_entities()
+    seen = []
+    for name, command in (("acknowledge", "ack"), ("snooze_15", "snooze")):
+        cfg = configs[name]
+        assert cfg["command_topic"].endswith(f"/cmd/{command}")
+        result = handle_command("crib-1", command, cfg["payload_press"].encode(),
+                                lambda dev, cmd, payload: seen.append((cmd, payload)) or {"ok": True, "reason": "x"})
+        assert result["ok"], result
+    assert seen[0][1]["episode_id"] == "current" and seen[1][1]["minutes"] == 15
+
+
+def test_the_event_entity_turns_an_alert_into_an_event() -> None:
+    from support.payloads import alert_payload
+
+    cfg = all_entities()["alert"]
+    event = json.loads(render(cfg["value_template"], alert_payload(3, "update")))
+    assert event["event_type"] == "update" and event["episode_id"].endswith("3")
+
+
+def test_ack_current_acknowledges_the_open_episode() -> None:
+    from cribside.edge.temporal.alerts import AlertMachine, AlertSettings, Reading
+
+    machine = AlertMachine(AlertSettings(), id_prefix="crib-1-t")
+    assert machine.acknowledge("current", 0.0, 0.0)[0] is False  # nothing open: refused, named
+    severe = Reading.from_probabilities({"no": 0.1, "yes": 0.9}, {"none": 0.05, "moderate": 0.05, "severe": 0.9})
+    events = machine.update(severe, 1.0, 1.0)
+    assert events and events[0].event == "start"
+    ok, reason, updates = machine.acknowledge("current", 2.0, 2.0)
+    assert ok and events[0].episode_id in reason and updates[0].acknowledged is True

@@ -22,7 +22,7 @@ from support.acl import ACL_FILE, AclBroker, connack, publish_acked
 from support.broker import WAIT_TIMEOUT_S
 from support.payloads import alert_payload, state_payload, stats_payload, status_payload
 
-from cribside.edge.comms.homeassistant import discovery_messages
+from cribside.edge.comms.homeassistant import LEGACY_ENTITIES, discovery_messages, legacy_discovery_topic
 from cribside.edge.comms.mqtt import MqttPublisher
 from cribside.edge.comms.outbox import Outbox
 from cribside.edge.config import MqttConfig
@@ -201,10 +201,10 @@ def test_home_assistant_discovery_is_writable_only_by_its_own_camera(mosquitto_a
     crib2 = subscriber(acl.as_user("crib-2"), (t("crib-2", "cmd/+"),))
     cfg = MqttConfig.model_validate({"homeassistant": {"enabled": True}})
     # The topics the device code publishes today, so a new entity without its ACL line fails here,
-    # plus the node_id form (<component>/<device_id>/<object>/config) the ACL is ready for.
+    # plus the earlier releases' form (<component>/<device_id>_<object>/config) that purge clears.
     current = [topic for topic, _ in discovery_messages(cfg, "crib-1")]
-    node_id_form = ["homeassistant/binary_sensor/crib-1/crying/config", "homeassistant/sensor/crib-1/pain_level/config"]
-    for topic in current + node_id_form:
+    legacy = [legacy_discovery_topic(cfg, component, "crib-1", obj) for component, obj in LEGACY_ENTITIES]
+    for topic in current + legacy:
         publish_acked(crib1, topic, b"crib-1's config", retain=True)
         ha.wait_for(topic)
         # A config pointing crib-1's entities at crib-2's state would show crib-2's calm as crib-1's.
@@ -218,7 +218,7 @@ def test_home_assistant_discovery_is_writable_only_by_its_own_camera(mosquitto_a
     ha.wait_for("homeassistant/sensor/crib-1_pain_level/config", count=2)
     assert not [m for m in ha.messages if m.payload in (b"crib-2's fake config", b"crib-1 off its entities")]
     late = subscriber(acl.as_user("homeassistant"), ("homeassistant/+/+/config", "homeassistant/+/+/+/config"))
-    for topic in current + node_id_form:
+    for topic in current + legacy:
         assert late.wait_for(topic)[0].payload in (b"crib-1's config", b"last"), topic
 
 
@@ -272,6 +272,6 @@ def test_the_real_device_code_works_under_the_acl(mosquitto_acl, subscriber, tmp
     finally:
         pub.stop(timeout_s=2.0)
         pub.outbox.close()
-    nurse.wait_for(t("crib-1", "availability"), where=lambda m: m.payload == b"offline")
+    nurse.wait_for(t("crib-1", "availability"), where=lambda m: m.payload == b"stopped")
     denied = [line for line in acl.log().splitlines() if "Denied" in line]
     assert not denied, f"the ACL dropped some of the device's traffic: {denied}"

@@ -21,16 +21,16 @@ from cribside.edge.comms.outbox import Outbox
 from cribside.edge.errors import CribsideError
 
 
-def test_availability_online_then_retained_offline_at_stop(mosquitto, subscriber, make_publisher):
+def test_availability_online_then_retained_stopped_at_a_clean_stop(mosquitto, subscriber, make_publisher):
     sub = subscriber(mosquitto)
     pub = make_publisher(mosquitto)
     sub.wait_for(topic("availability"), where=lambda m: m.payload == b"online")
     assert pub.connected
     pub.stop(timeout_s=STOP_TIMEOUT_S)
-    sub.wait_for(topic("availability"), where=lambda m: m.payload == b"offline")
+    sub.wait_for(topic("availability"), where=lambda m: m.payload == b"stopped")
     late = subscriber(mosquitto)  # joins after the stop: gets the retained value
     (retained,) = late.wait_for(topic("availability"))
-    assert (retained.payload, retained.retain, retained.qos) == (b"offline", True, 1)
+    assert (retained.payload, retained.retain, retained.qos) == (b"stopped", True, 1)
 
 
 def test_last_will_says_offline_when_the_connection_dies(mosquitto, subscriber, make_publisher):
@@ -175,16 +175,17 @@ def test_home_assistant_discovery_is_resent_when_it_comes_online(mosquitto, subs
     sub = subscriber(mosquitto)
     make_publisher(mosquitto, homeassistant={"enabled": True})
     config_topics = {
-        f"homeassistant/binary_sensor/{DEV}_crying/config",
-        f"homeassistant/sensor/{DEV}_pain_level/config",
-        f"homeassistant/binary_sensor/{DEV}_face_visible/config",
+        f"homeassistant/binary_sensor/{DEV}/crying/config",
+        f"homeassistant/sensor/{DEV}/pain_level/config",
+        f"homeassistant/binary_sensor/{DEV}/face_visible/config",
     }
     for t in config_topics:
         (msg,) = sub.wait_for(t)
         config = json.loads(msg.payload)
-        assert config["state_topic"] == topic("state") and config["availability_topic"] == topic("availability")
+        assert config["state_topic"] == topic("state")
+        assert [a["topic"] for a in config["availability"]] == [topic("availability"), topic("status")]
     sub.client.publish("homeassistant/status", b"online", qos=1)
-    for t in config_topics:
+    for t in config_topics:  # after a random 0-5 s, so a ward of devices does not answer at once
         sub.wait_for(t, count=2)
 
 

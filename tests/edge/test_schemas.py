@@ -115,16 +115,16 @@ def test_null_publisher_stamps_like_mqtt():
 
 
 def test_home_assistant_discovery_configs():
+    from cribside.edge.comms.homeassistant import object_names
+
     cfg = MqttConfig(prefix="ward", homeassistant={"enabled": True, "discovery_prefix": "ha"})
     messages = dict(discovery_messages(cfg, "crib-1"))
-    assert set(messages) == {
-        "ha/binary_sensor/crib-1_crying/config",
-        "ha/sensor/crib-1_pain_level/config",
-        "ha/binary_sensor/crib-1_face_visible/config",
-        "ha/binary_sensor/crib-1_caregiver_present/config",
-        "ha/sensor/crib-1_alert_level/config",
-    }
+    assert set(messages) == {f"ha/{component}/crib-1/{obj}/config" for component, obj in object_names()}
+    assert {"ha/binary_sensor/crib-1/crying/config", "ha/sensor/crib-1/pain_level/config",
+            "ha/button/crib-1/acknowledge/config", "ha/event/crib-1/alert/config"} <= set(messages)
     configs = [json.loads(p) for p in messages.values()]
     assert len({c["unique_id"] for c in configs}) == len(configs)
-    assert all(c["state_topic"] == "ward/crib-1/state" and c["availability_topic"] == "ward/crib-1/availability"
-               for c in configs)
+    for c in configs:
+        topics = {a["topic"] for a in c["availability"]}
+        assert "ward/crib-1/availability" in topics
+        assert c.get("state_topic", c.get("command_topic", "")).startswith("ward/crib-1/")

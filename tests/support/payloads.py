@@ -16,6 +16,7 @@ def state_payload(*, cry: str = "no", face_visible: bool = True) -> dict:
             "alert_level": "none",
             "no_signal": False,
             "valid_until": time.time() + 30.0,
+            "snoozed_until": None,
             "window": None,
             "model": {"version": "test", "sha256": "0" * 64, "variant": "float32", "synthetic": True},
         }
@@ -30,6 +31,7 @@ def state_payload(*, cry: str = "no", face_visible: bool = True) -> dict:
         "alert_level": "cry" if cry == "yes" else "none",
         "no_signal": False,
         "valid_until": now + 30.0,
+        "snoozed_until": None,
         "window": {"start_ts": now - 1.0, "end_ts": now, "span_s": 1.0, "frames": 4},
         "model": {"version": "test", "sha256": "0" * 64, "variant": "float32", "synthetic": True},
     }
