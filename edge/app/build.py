@@ -111,6 +111,7 @@ def build_publisher(
         "expire_after_s": STATE_VALID_HEARTBEATS * config.alerts.update_interval_s,
         "stats_interval_s": config.stats.interval_s,
         "host": socket.gethostname() if len(device_ids) > 1 else None,
+        "areas": {c.device_id: c.room for c in config.cameras if c.room},
     }
     return MqttPublisher(config.mqtt, outbox, device_ids, boot_id=boot_id, sw_version=sw_version, discovery=discovery)
 

@@ -125,7 +125,7 @@ def legacy_discovery_topic(cfg: MqttConfig, component: str, device_id: str, obj:
 
 def discovery_messages(cfg: MqttConfig, device_id: str, sw_version: str = "unknown", *,
                        expire_after_s: float | None = None, stats_interval_s: float | None = None,
-                       host: str | None = None) -> list[tuple[str, bytes]]:
+                       host: str | None = None, area: str | None = None) -> list[tuple[str, bytes]]:
     """(topic, payload) of every discovery config for one camera; publish retained, QoS 1.
 
     Args:
@@ -133,6 +133,7 @@ def discovery_messages(cfg: MqttConfig, device_id: str, sw_version: str = "unkno
             new state (the state's ``valid_until`` horizon); None: never.
         stats_interval_s: the stats period; stats entities expire after three of them.
         host: the computer's name: each crib's device then points to one host device (``via_device``).
+        area: the crib's room or bed (``cameras[].room``): the device's ``suggested_area``.
     """
     def topic(suffix: str) -> str:
         return device_topic(cfg.prefix, device_id, suffix)
@@ -147,6 +148,8 @@ def discovery_messages(cfg: MqttConfig, device_id: str, sw_version: str = "unkno
     }
     if host:
         device["via_device"] = f"cribside_host_{host}"
+    if area:
+        device["suggested_area"] = area
     origin = {"name": "cribside", "sw_version": sw_version}
     link = {"topic": topic("availability"), "value_template": _LINK}
     watching = {"topic": topic("status"), "value_template": _WATCHING}

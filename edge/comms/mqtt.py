@@ -218,7 +218,8 @@ class MqttPublisher:
             raise CribsideError("mqtt: no cameras configured (cameras: [...] is empty)")
         self.cfg = cfg
         self.sw_version = sw_version
-        # Keyword arguments of homeassistant.discovery_messages (expiry, stats period, host device).
+        # Keyword arguments of homeassistant.discovery_messages (expiry, stats period, host device), and
+        # "areas": device id -> suggested area.
         self.discovery = dict(discovery or {})
         self.outbox = outbox
         self.stats_dropped = 0
@@ -599,7 +600,10 @@ class MqttPublisher:
             log.exception("re-sending discovery for %s failed", link.device_id)
 
     def _send_discovery(self, link: _Link) -> None:
-        for topic, payload in homeassistant.discovery_messages(self.cfg, link.device_id, self.sw_version, **self.discovery):
+        options = {k: v for k, v in self.discovery.items() if k != "areas"}
+        area = dict(self.discovery.get("areas") or {}).get(link.device_id)
+        for topic, payload in homeassistant.discovery_messages(self.cfg, link.device_id, self.sw_version, area=area,
+                                                               **options):
             link.client.publish(topic, payload, qos=1, retain=True)
 
     # -- shutdown ---------------------------------------------------------------------------------

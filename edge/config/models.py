@@ -218,6 +218,10 @@ class CameraConfig(_Section):
     width: int = Field(640, ge=16, le=7680, description="Requested capture width in pixels (live cameras).")
     height: int = Field(480, ge=16, le=4320, description="Requested capture height in pixels (live cameras).")
     zone: ZoneConfig = Field(default_factory=ZoneConfig, description="The crib zone and masks (check with 'cribside zones').")
+    room: str | None = Field(
+        None, min_length=1, max_length=64,
+        description="Ward, room or bed of this crib: Home Assistant's suggested area for its device.",
+    )
 
 
 class DeviceConfig(_Section):

@@ -123,7 +123,8 @@ def test_a_clean_stop_and_a_crash_both_make_every_entity_unavailable(link: str, 
 
 
 def test_discovery_fields_follow_home_assistants_current_schema() -> None:
-    configs = all_entities(expire_after_s=30.0, stats_interval_s=30.0, host="ward-pi")
+    configs = all_entities(expire_after_s=30.0, stats_interval_s=30.0, host="ward-pi", area="NICU bed 4")
+    assert all(c["device"]["suggested_area"] == "NICU bed 4" for c in configs.values())
     for name, cfg in configs.items():
         assert "object_id" not in cfg and cfg["default_entity_id"].endswith(f"cribside_crib_1_{name}"), name
         assert cfg["origin"]["name"] == "cribside" and cfg["device"]["via_device"] == "cribside_host_ward-pi"
