@@ -105,6 +105,8 @@ def build_publisher(
     from cribside.edge.comms.mqtt import MqttPublisher
     from cribside.edge.comms.outbox import Outbox
 
+    if config.mqtt.purge_removed:
+        _purge_removed(config.mqtt, device_ids)
     outbox = closers.enter_context(Outbox(config.outbox.path, config.outbox.max_messages, sync=config.outbox.sync))
     discovery = {
         # A state entity expires when the state's own valid_until horizon passes without a new one.
@@ -114,6 +116,20 @@ def build_publisher(
         "areas": {c.device_id: c.room for c in config.cameras if c.room},
     }
     return MqttPublisher(config.mqtt, outbox, device_ids, boot_id=boot_id, sw_version=sw_version, discovery=discovery)
+
+
+def _purge_removed(cfg: Any, device_ids: list[str]) -> None:
+    """``mqtt.purge_removed``: clear removed cribs' retained topics; a broker that is down is only logged
+    (the device must start watching; the next start tries again)."""
+    from cribside.edge.comms.purge import purge_removed
+
+    try:
+        removed = purge_removed(cfg, device_ids)
+    except CribsideError as exc:
+        log.warning("mqtt.purge_removed: skipped: %s", exc)
+        return
+    if removed:
+        log.info("mqtt.purge_removed: cleared the retained topics of %s", ", ".join(removed))
 
 
 @dataclass(frozen=True)

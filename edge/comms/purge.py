@@ -105,3 +105,16 @@ def _connected_client(cfg: MqttConfig, role: str, on_connect: Any, on_message: A
         raise CribsideError(f"mqtt purge: cannot reach {cfg.host}:{cfg.port}: {exc}") from None
     client.loop_start()
     return client
+
+
+def purge_removed(cfg: MqttConfig, keep: list[str]) -> list[str]:
+    """Clear every device id with retained availability on the broker that is not in ``keep``
+    (``mqtt.purge_removed`` at start-up); returns the ids cleared.
+
+    Raises:
+        CribsideError: the broker cannot be reached or does not acknowledge.
+    """
+    removed = [d for d in retained_device_ids(cfg) if d not in keep]
+    if removed:
+        purge(cfg, removed)
+    return removed

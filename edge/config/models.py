@@ -108,6 +108,11 @@ class MqttConfig(_Section):
     tls: TlsConfig = Field(default_factory=TlsConfig, description="TLS settings; plain TCP when no file is set.")
     homeassistant: HomeAssistantConfig = Field(default_factory=HomeAssistantConfig, description="Home Assistant discovery.")
     reconnect: ReconnectConfig = Field(default_factory=ReconnectConfig, description="Reconnect backoff.")
+    purge_removed: bool = Field(
+        False,
+        description="At start-up, clear the retained discovery, availability, state and status of every device id "
+                    "the broker still holds but this config no longer lists (a removed or renamed crib).",
+    )
 
     @model_validator(mode="after")
     def _prefix_is_a_topic_level(self) -> MqttConfig:

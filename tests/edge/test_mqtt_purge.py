@@ -59,3 +59,26 @@ def test_purge_names_an_unreachable_broker(tmp_path: Path) -> None:
 
     with pytest.raises(CribsideError, match="cannot reach 127.0.0.1:1"):
         purge(MqttConfig(host="127.0.0.1", port=1), ["crib-1"])
+
+
+def test_purge_removed_at_start_up_clears_only_cribs_the_config_no_lists(mosquitto, subscriber, make_publisher,
+                                                                         tmp_path: Path) -> None:
+    import contextlib
+
+    from cribside.edge.app.build import build_publisher
+    from cribside.edge.config import config_from_dict
+
+    old = make_publisher(mosquitto, device_ids=("crib-8", "crib-1"))
+    sub = subscriber(mosquitto)
+    for device in ("crib-8", "crib-1"):
+        sub.wait_for(f"test/{device}/availability", where=lambda m: m.payload == b"online")
+    old.stop(timeout_s=2.0)
+    config = config_from_dict({
+        "mqtt": {"host": mosquitto.host, "port": mosquitto.port, "prefix": "test", "purge_removed": True},
+        "outbox": {"path": str(tmp_path / "outbox.sqlite")},
+        "cameras": [{"device_id": "crib-1", "source": "x.mp4"}],
+    }, source="test")
+    with contextlib.ExitStack() as closers:
+        build_publisher(config, ["crib-1"], "boot", closers)
+    left = _retained(subscriber, mosquitto, ["test/crib-8/availability", "test/crib-1/availability"])
+    assert left == {"test/crib-1/availability"}
