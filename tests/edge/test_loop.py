@@ -286,6 +286,18 @@ def test_ack_command_marks_episode_and_is_published() -> None:
     assert refused["ok"] is False and "no active episode" in refused["reason"] and "nope" not in refused["reason"]
     snoozed = loop.handle_command("snooze", {"minutes": 10, "type": "distress"})
     assert snoozed["ok"] is True and "severe pain and no_signal still alert" in snoozed["reason"]
+    # The retained state says so at once (a nurse station that restarts learns the crib is snoozed).
+    state = rec.of("state")[-1]
+    assert state["snoozed_until"] == pytest.approx(time.time() + 600, abs=5)
+    validate("state", state)
+
+
+def test_ack_current_acknowledges_the_open_episode_without_its_id() -> None:
+    loop, rec = make_loop(ListSource([SEVERE] * 60))
+    run_to_end(loop)
+    episode = rec.of("alert")[0]["episode_id"]
+    assert loop.handle_command("ack", {"episode_id": "current"}) == {"ok": True, "reason": f"episode {episode} acknowledged"}
+    assert rec.of("alert")[-1]["acknowledged"] is True
 
 
 def test_annotated_video_has_every_frame(tmp_path: Path) -> None:

@@ -189,6 +189,23 @@ def test_home_assistant_discovery_is_resent_when_it_comes_online(mosquitto, subs
         sub.wait_for(t, count=2)
 
 
+def test_home_assistant_buttons_reach_the_device_through_the_broker(mosquitto, subscriber, make_publisher):
+    pub = make_publisher(mosquitto, homeassistant={"enabled": True})
+    received = []
+    pub.on_command(lambda device, command, payload: received.append((command, payload)) or {"ok": True, "reason": "done"})
+    sub = subscriber(mosquitto)
+    buttons = {}
+    for obj in ("acknowledge", "snooze_15"):
+        (msg,) = sub.wait_for(f"homeassistant/button/{DEV}/{obj}/config")
+        buttons[obj] = json.loads(msg.payload)
+    for obj in ("acknowledge", "snooze_15"):  # what Home Assistant publishes when a button is pressed
+        sub.client.publish(buttons[obj]["command_topic"], buttons[obj]["payload_press"], qos=1)
+    results = [m.json() for m in sub.wait_for(topic("cmd/result"), count=2)]
+    assert [r["command"] for r in results] == ["ack", "snooze"] and all(r["ok"] for r in results)
+    assert received[0][0] == "ack" and received[0][1]["episode_id"] == "current"
+    assert received[1][0] == "snooze" and received[1][1]["minutes"] == 15
+
+
 def test_two_cameras_have_their_own_clients_and_wills(mosquitto, subscriber, make_publisher):
     sub = subscriber(mosquitto)
     pub = make_publisher(mosquitto, device_ids=("crib-1", "crib-2"))
