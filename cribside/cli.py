@@ -20,6 +20,7 @@ import argparse
 import importlib
 import logging
 import math
+import os
 import sys
 from collections.abc import Sequence
 
@@ -112,6 +113,34 @@ def _bad_argument(args: argparse.Namespace) -> str | None:
     return None
 
 
+# syslog priorities journald reads from a "<N>" line prefix (sd-daemon(3)): journalctl -p err finds errors.
+_JOURNAL_PRIORITY = {logging.CRITICAL: 2, logging.ERROR: 3, logging.WARNING: 4, logging.INFO: 6, logging.DEBUG: 7}
+
+
+def stderr_is_journal(env: dict[str, str] | None = None) -> bool:
+    """True when stderr is connected to journald (systemd sets ``JOURNAL_STREAM`` to its device:inode)."""
+    value = (os.environ if env is None else env).get("JOURNAL_STREAM", "")
+    try:
+        device, inode = (int(v) for v in value.split(":"))
+        st = os.fstat(sys.stderr.fileno())
+    except (ValueError, OSError, AttributeError):
+        return False
+    return (st.st_dev, st.st_ino) == (device, inode)
+
+
+class _JournalFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        level = max((lvl for lvl in _JOURNAL_PRIORITY if lvl <= record.levelno), default=logging.DEBUG)
+        return f"<{_JOURNAL_PRIORITY[level]}>" + super().format(record)
+
+
+def log_formatter(*, journal: bool) -> logging.Formatter:
+    """Log lines with time and level; for journald, the time is its own and each line carries its priority."""
+    if journal:
+        return _JournalFormatter("%(levelname)s %(name)s: %(message)s")
+    return logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from cribside.edge.errors import CribsideError
 
@@ -122,10 +151,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if bad is not None:
         print(f"cribside {command}: error: {bad}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(log_formatter(journal=stderr_is_journal()))
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, handlers=[handler])
     if getattr(args, "_unavailable", None) is not None:
         missing = args._unavailable.name
         print(
