@@ -217,7 +217,8 @@ class CameraConfig(_Section):
     source: str = Field(
         "picamera2",
         min_length=1,
-        description="picamera2 | v4l2:<index> | rtsp://... | gst:<pipeline> | file:<video> | frames:<dir> | a plain path.",
+        description="picamera2 | v4l2:<index> | v4l2:/dev/v4l/by-id/<camera> (stable across reboots) | rtsp://... "
+                    "| gst:<pipeline> | file:<video> | frames:<dir> | a plain path.",
     )
     realtime: bool = Field(False, description="For files: play at the file's own frame rate instead of as fast as possible.")
     width: int = Field(640, ge=16, le=7680, description="Requested capture width in pixels (live cameras).")

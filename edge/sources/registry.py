@@ -38,8 +38,11 @@ def open_source(spec: str, options: SourceOptions | None = None) -> FrameSource:
         from cribside.edge.sources.video import CameraSource
 
         index = spec[len("v4l2:") :]
+        if index.startswith("/dev/"):  # a stable path (/dev/v4l/by-id/...): two USB cameras never swap at boot
+            return CameraSource(index, name=spec, width=opts.width, height=opts.height)
         if not index.isdigit():
-            raise CribsideError(f"camera source {spec!r}: expected v4l2:<index>, e.g. v4l2:0")
+            raise CribsideError(f"camera source {spec!r}: expected v4l2:<index> or v4l2:/dev/<path>, "
+                                "e.g. v4l2:0 or v4l2:/dev/v4l/by-id/usb-...-video-index0")
         return CameraSource(int(index), name=spec, width=opts.width, height=opts.height)
     scheme = SCHEME.match(spec)
     if scheme and scheme.group(1).lower() != "file":

@@ -156,7 +156,7 @@ class CameraSource:
         """Describe the capture; nothing is opened yet.
 
         Args:
-            target: V4L2 index, stream URL, or GStreamer pipeline text.
+            target: V4L2 index or device path (``/dev/v4l/by-id/...``), stream URL, or GStreamer pipeline text.
             name: what logs call it (a URL without its credentials).
             width: requested width (V4L2 only).
             height: requested height (V4L2 only).
@@ -179,14 +179,17 @@ class CameraSource:
         self._cap: Any = None
 
     def _open(self) -> Any:
+        device = isinstance(self.target, int) or str(self.target).startswith("/dev/")
         if self.gstreamer:
             cap = cv2.VideoCapture(str(self.target), cv2.CAP_GSTREAMER)
+        elif isinstance(self.target, str) and device:
+            cap = cv2.VideoCapture(self.target, cv2.CAP_V4L2)
         else:
             cap = cv2.VideoCapture(self.target)
         if not cap.isOpened():
             cap.release()
             raise SourceLost(f"cannot open camera {self.name}")
-        if isinstance(self.target, int) and self.width and self.height:
+        if device and self.width and self.height:
             cap.set(cv2.CAP_PROP_FRAME_WIDTH, self.width)
             cap.set(cv2.CAP_PROP_FRAME_HEIGHT, self.height)
         return cap

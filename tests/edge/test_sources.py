@@ -124,6 +124,17 @@ def test_missing_camera_raises_source_lost() -> None:
         next(iter(camera.frames()))
 
 
+def test_a_camera_by_its_stable_path() -> None:
+    # /dev/v4l/by-id/... names one camera whatever order the USB bus enumerates them in.
+    path = "/dev/v4l/by-id/usb-Logitech_C920_AB12-video-index0"
+    camera = open_source(f"v4l2:{path}")
+    assert isinstance(camera, CameraSource) and camera.live and camera.target == path
+    with pytest.raises(SourceLost, match="usb-Logitech_C920_AB12"):
+        next(iter(camera.frames()))  # not plugged in here: lost (and retried by the capture thread), named
+    with pytest.raises(CribsideError, match="v4l2:/dev/<path>"):
+        open_source("v4l2:by-id/usb-x")
+
+
 class FlakyCamera:
     """A live source that fails to open twice, then delivers ``n`` frames, then dies."""
 
