@@ -38,6 +38,7 @@ COMMANDS: dict[str, tuple[str, str] | dict[str, tuple[str, str]]] = {
     "sweep": ("cribside.commands.sweep", "re-run the paper's Table II/III grids [train extra]"),
     "convert": ("cribside.commands.convert", "quantize a run to TFLite models with a manifest [train extra]"),
     "run": ("cribside.commands.run", "watch cameras or videos and publish state and alerts over MQTT"),
+    "doctor": ("cribside.commands.doctor", "check that this device works: config, models, cameras, broker, disk, clock"),
     "zones": ("cribside.commands.zones", "draw a camera's crib zone, masks and the faces found, to check the zone"),
     "mqtt": {
         "purge": ("cribside.commands.mqtt_purge", "clear a removed crib's retained discovery, availability, state and status"),
