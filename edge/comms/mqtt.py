@@ -600,6 +600,11 @@ class MqttPublisher:
             log.exception("re-sending discovery for %s failed", link.device_id)
 
     def _send_discovery(self, link: _Link) -> None:
+        # An upgrade from the legacy topic form: clear those retained configs first, or Home Assistant may
+        # keep the older entity (same unique_id), which knows neither `stopped` nor expire_after.
+        for component, obj in homeassistant.LEGACY_ENTITIES:
+            link.client.publish(homeassistant.legacy_discovery_topic(self.cfg, component, link.device_id, obj), b"",
+                                qos=1, retain=True)
         options = {k: v for k, v in self.discovery.items() if k != "areas"}
         area = dict(self.discovery.get("areas") or {}).get(link.device_id)
         for topic, payload in homeassistant.discovery_messages(self.cfg, link.device_id, self.sw_version, area=area,

@@ -189,6 +189,21 @@ def test_home_assistant_discovery_is_resent_when_it_comes_online(mosquitto, subs
         sub.wait_for(t, count=2)
 
 
+def test_legacy_discovery_configs_are_cleared_on_upgrade(mosquitto, subscriber, make_publisher):
+    legacy = f"homeassistant/binary_sensor/{DEV}_crying/config"
+    old = subscriber(mosquitto)
+    old.client.publish(legacy, b'{"name": "Crying", "unique_id": "cribside_crib-1_crying"}', qos=1, retain=True).wait_for_publish(5)
+    old.wait_for(legacy)
+    sub = subscriber(mosquitto)
+    sub.wait_for(legacy)  # retained: a Home Assistant would load it
+    make_publisher(mosquitto, homeassistant={"enabled": True})
+    sub.wait_for(legacy, count=2, where=lambda m: True)
+    assert sub.on(legacy)[-1].payload == b""  # cleared, so only the new node_id config defines the entity
+    late = subscriber(mosquitto)
+    late.wait_for(f"homeassistant/binary_sensor/{DEV}/crying/config")
+    assert not [m for m in late.on(legacy) if m.payload]
+
+
 def test_home_assistant_buttons_reach_the_device_through_the_broker(mosquitto, subscriber, make_publisher):
     pub = make_publisher(mosquitto, homeassistant={"enabled": True})
     received = []
