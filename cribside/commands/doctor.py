@@ -147,18 +147,14 @@ def _camera(camera: Any) -> tuple[str, str, str]:
 
 def _broker(config: Any) -> tuple[str, str, str]:
     import paho.mqtt.client as paho
-    from paho.mqtt.enums import CallbackAPIVersion
 
     from cribside.edge.comms.contract import device_topic
-    from cribside.edge.comms.mqtt import secure_client
-    from cribside.edge.config.secrets import read_mqtt_password
+    from cribside.edge.comms.mqtt import connect_client
 
     cfg = config.mqtt
     topic = device_topic(cfg.prefix, config.cameras[0].device_id if config.cameras else "doctor", "doctor")
     token = f"doctor-{time.time_ns()}".encode()
     connected, received, failure = threading.Event(), threading.Event(), []
-    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"cribside-doctor-{time.time_ns()}", protocol=paho.MQTTv5)
-    secure_client(client, cfg, read_mqtt_password(cfg))
 
     def on_connect(c: paho.Client, userdata: object, flags: object, reason: Any, props: object) -> None:
         if reason.is_failure:
@@ -174,13 +170,11 @@ def _broker(config: Any) -> tuple[str, str, str]:
         if message.payload == token:
             received.set()
 
-    client.on_connect, client.on_subscribe, client.on_message = on_connect, on_subscribe, on_message
     fix = "check mqtt.host/port, the TLS files and the password (cribside config validate), and the broker's ACL"
     try:
-        client.connect(cfg.host, cfg.port, keepalive=cfg.keepalive_s)
-    except OSError as exc:
-        return FAIL, f"{cfg.host}:{cfg.port}: {exc}", fix
-    client.loop_start()
+        client = connect_client(cfg, "doctor", on_connect=on_connect, on_subscribe=on_subscribe, on_message=on_message)
+    except CribsideError as exc:
+        return FAIL, str(exc), fix
     try:
         if not connected.wait(_BROKER_TIMEOUT_S) or failure:
             return FAIL, f"{cfg.host}:{cfg.port}: connection refused: {failure[0] if failure else 'timeout'}", fix

@@ -79,7 +79,7 @@ def classify_faces(shape: tuple[int, ...], zone: Any, faces: list[Any], infant: 
             rows.append({"box": box, "role": "infant", "why": "the face the device watches"})
         elif zone.contains(det.center_px, shape):
             rows.append({"box": box, "role": "caregiver", "why": "another face in the crib zone: never classified"})
-        elif any(_in_mask(zone, det.center_px, shape, i) for i in range(len(zone.masks))):
+        elif zone.masked(det.center_px, shape):
             rows.append({"box": box, "role": "ignored", "why": "in a mask"})
         else:
             rows.append({"box": box, "role": "ignored", "why": "outside the crib zone"})
@@ -87,13 +87,6 @@ def classify_faces(shape: tuple[int, ...], zone: Any, faces: list[Any], infant: 
         x, y, w, h = infant.box
         rows.append({"box": (x, y, w, h), "role": "infant", "why": "the face the device watches (found by a rotated search)"})
     return rows
-
-
-def _in_mask(zone: Any, point: Any, shape: tuple[int, ...], i: int) -> bool:
-    from cribside.edge.face.zones import inside
-
-    h, w = shape[0], shape[1]
-    return inside((point[0] / w, point[1] / h), zone.masks[i])
 
 
 def draw(frame: np.ndarray, zone: Any, rows: list[dict[str, Any]]) -> np.ndarray:

@@ -13,13 +13,13 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cribside.edge.app.loop import STATE_VALID_HEARTBEATS, CameraLoop, LoopSettings, Stages
 from cribside.edge.app.stats import RunStats
 from cribside.edge.comms.contract import NullPublisher, Publisher
 from cribside.edge.comms.episodes import EpisodeJournal
-from cribside.edge.config import CameraConfig, DeviceConfig
+from cribside.edge.config import CameraConfig, DeviceConfig, MqttConfig
 from cribside.edge.display.annotate import Annotator
 from cribside.edge.display.console import ConsolePrinter, ResultsSink, ResultsWriter
 from cribside.edge.errors import CribsideError
@@ -30,6 +30,9 @@ from cribside.edge.sources.registry import open_source
 from cribside.edge.temporal.alerts import AlertMachine, AlertSettings
 from cribside.edge.temporal.sampling import Sampler
 from cribside.edge.temporal.window import LatentWindow
+
+if TYPE_CHECKING:
+    from cribside.edge.face.zones import CribZone
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +121,7 @@ def build_publisher(
     return MqttPublisher(config.mqtt, outbox, device_ids, boot_id=boot_id, sw_version=sw_version, discovery=discovery)
 
 
-def _purge_removed(cfg: Any, device_ids: list[str]) -> None:
+def _purge_removed(cfg: MqttConfig, device_ids: list[str]) -> None:
     """``mqtt.purge_removed``: clear removed cribs' retained topics; a broker that is down is only logged
     (the device must start watching; the next start tries again)."""
     from cribside.edge.comms.purge import purge_removed
@@ -206,8 +209,8 @@ def _open(camera: CameraConfig) -> FrameSource:
     return open_source(camera.source, options)
 
 
-def crib_zone(camera: CameraConfig) -> Any:
-    """The camera's crib zone for the aligner (a :class:`cribside.edge.face.zones.CribZone`)."""
+def crib_zone(camera: CameraConfig) -> CribZone:
+    """The camera's crib zone for the aligner."""
     from cribside.edge.face.zones import CribZone
 
     return CribZone.from_lists(camera.zone.crib, camera.zone.masks)

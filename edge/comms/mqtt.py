@@ -189,6 +189,25 @@ def secure_client(client: paho.Client, cfg: MqttConfig, password: str | None) ->
     client.tls_insecure_set(tls.insecure)
 
 
+def connect_client(cfg: MqttConfig, role: str, **callbacks: Any) -> paho.Client:
+    """A short-lived helper client (``cribside mqtt purge``, ``cribside doctor``): the config's auth and TLS,
+    the given ``on_*`` callbacks, connecting, its network loop running. The caller disconnects it.
+
+    Raises:
+        CribsideError: unreadable password or TLS files, or the broker cannot be reached.
+    """
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"cribside-{role}-{time.time_ns()}", protocol=paho.MQTTv5)
+    secure_client(client, cfg, read_mqtt_password(cfg))
+    for name, callback in callbacks.items():
+        setattr(client, name, callback)
+    try:
+        client.connect(cfg.host, cfg.port, keepalive=cfg.keepalive_s)
+    except OSError as exc:
+        raise CribsideError(f"cannot reach {cfg.host}:{cfg.port}: {exc}") from None
+    client.loop_start()
+    return client
+
+
 class MqttPublisher:
     """Publishes each camera's messages to an MQTT broker through a durable outbox.
 
@@ -508,7 +527,7 @@ class MqttPublisher:
         client.subscribe(self._topic(link.device_id, "cmd/+"), qos=1)
         if self.cfg.homeassistant.enabled:
             client.subscribe(homeassistant.status_topic(self.cfg), qos=1)
-            self._send_discovery(link)
+            self._send_discovery(link, clear_legacy=True)
         self._wake.set()
 
     @_total
@@ -599,12 +618,14 @@ class MqttPublisher:
         except Exception:  # noqa: BLE001  (a timer thread: log, never die loudly)
             log.exception("re-sending discovery for %s failed", link.device_id)
 
-    def _send_discovery(self, link: _Link) -> None:
-        # An upgrade from the legacy topic form: clear those retained configs first, or Home Assistant may
-        # keep the older entity (same unique_id), which knows neither `stopped` nor expire_after.
-        for component, obj in homeassistant.LEGACY_ENTITIES:
-            link.client.publish(homeassistant.legacy_discovery_topic(self.cfg, component, link.device_id, obj), b"",
-                                qos=1, retain=True)
+    def _send_discovery(self, link: _Link, *, clear_legacy: bool = False) -> None:
+        if clear_legacy:
+            # An upgrade from the legacy topic form: clear those retained configs first (once per connection),
+            # or Home Assistant may keep the older entity (same unique_id), which knows neither `stopped`
+            # nor expire_after.
+            for component, obj in homeassistant.LEGACY_ENTITIES:
+                topic = homeassistant.legacy_discovery_topic(self.cfg, component, link.device_id, obj)
+                link.client.publish(topic, b"", qos=1, retain=True)
         options = {k: v for k, v in self.discovery.items() if k != "areas"}
         area = dict(self.discovery.get("areas") or {}).get(link.device_id)
         for topic, payload in homeassistant.discovery_messages(self.cfg, link.device_id, self.sw_version, area=area,

@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
 
 import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion
 
 from cribside.edge.comms import homeassistant
 from cribside.edge.comms.contract import device_topic
-from cribside.edge.comms.mqtt import secure_client
+from cribside.edge.comms.mqtt import connect_client
 from cribside.edge.config import MqttConfig
-from cribside.edge.config.secrets import read_mqtt_password
 from cribside.edge.errors import CribsideError
 
 RETAINED = ("availability", "state", "status")
@@ -46,7 +43,7 @@ def purge(cfg: MqttConfig, device_ids: list[str], *, timeout_s: float = 10.0) ->
             failure.append(str(reason))
         connected.set()
 
-    client = _connected_client(cfg, "purge", on_connect)
+    client = connect_client(cfg, "purge", on_connect=on_connect)
     try:
         if not connected.wait(timeout_s) or failure:
             raise CribsideError(f"mqtt purge: {cfg.host}:{cfg.port} refused the connection: {failure[0] if failure else 'timeout'}")
@@ -81,30 +78,12 @@ def retained_device_ids(cfg: MqttConfig, *, listen_s: float = LISTEN_S) -> list[
         if message.retain and message.payload:
             found.add(message.topic.split("/")[-2])
 
-    client = _connected_client(cfg, "purge-scan", on_connect, on_message)
+    client = connect_client(cfg, "purge-scan", on_connect=on_connect, on_message=on_message)
     time.sleep(listen_s)
     client.disconnect()
     client.loop_stop()
     return sorted(found)
 
-
-def _connected_client(cfg: MqttConfig, role: str, on_connect: Any, on_message: Any = None) -> paho.Client:
-    """A paho client with the config's auth and TLS, connecting, its network loop running.
-
-    Raises:
-        CribsideError: the broker cannot be reached.
-    """
-    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"cribside-{role}-{int(time.time())}", protocol=paho.MQTTv5)
-    secure_client(client, cfg, read_mqtt_password(cfg))
-    client.on_connect = on_connect
-    if on_message is not None:
-        client.on_message = on_message
-    try:
-        client.connect(cfg.host, cfg.port, keepalive=cfg.keepalive_s)
-    except OSError as exc:
-        raise CribsideError(f"mqtt purge: cannot reach {cfg.host}:{cfg.port}: {exc}") from None
-    client.loop_start()
-    return client
 
 
 def purge_removed(cfg: MqttConfig, keep: list[str]) -> list[str]:

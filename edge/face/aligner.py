@@ -170,15 +170,11 @@ class FaceAligner:
             self._roi = None
         return face
 
-    def _timed_detect(self, detector: BlazeFaceDetector, image: np.ndarray, angle_rad: float, min_score: float | None) -> list[Detection]:
+    def _timed_detect(self, detector: BlazeFaceDetector, image: np.ndarray, angle_rad: float, min_score: float | None,
+                      tile: RotatedRect | None = None) -> list[Detection]:
+        """One detection pass over the whole frame (turned by ``angle_rad``) or inside ``tile``, timed."""
         start = time.perf_counter()
-        detections = detector.detect(image, angle_rad, min_score)
-        self.timings["detect"] += (time.perf_counter() - start) * 1000.0
-        return detections
-
-    def _timed_tile(self, detector: BlazeFaceDetector, image: np.ndarray, tile: RotatedRect) -> list[Detection]:
-        start = time.perf_counter()
-        detections = detector.detect_in(image, tile)
+        detections = detector.detect(image, angle_rad, min_score) if tile is None else detector.detect_in(image, tile)
         self.timings["detect"] += (time.perf_counter() - start) * 1000.0
         return detections
 
@@ -209,7 +205,7 @@ class FaceAligner:
         """
         image = as_bgr(image)
         found: list[Detection] = []
-        for detector, angle, min_score, _ in self._passes()[:2]:
+        for detector, angle, min_score, _ in self._passes()[:self._upright_count()]:
             for det in self._timed_detect(detector, image, angle, min_score):
                 if not any(_same_face(det, f) for f in found):
                     found.append(det)
@@ -233,6 +229,10 @@ class FaceAligner:
                 others.append(det)
         self._others = len(others)
         return self._others
+
+    def _upright_count(self) -> int:
+        """How many of :meth:`_passes` come first and look at the whole frame upright."""
+        return 2 if self._full is not None else 1
 
     def _passes(self) -> list[_Pass]:
         """Detection passes in order: upright short-range, full-range, rotated copies.
@@ -258,7 +258,7 @@ class FaceAligner:
         passes = self._passes()
         if not self.track:
             return passes
-        upright = 2 if self._full is not None else 1
+        upright = self._upright_count()
         tiles = self._tiles(image)
         fresh = self._search_step < _FULL_SEARCH_FRAMES  # just lost: most likely turned, search it all
         extra = tiles if fresh else passes[upright:] + tiles
@@ -300,7 +300,7 @@ class FaceAligner:
         tried: list[Detection] = []
         budget = _MAX_MESH_RUNS
         for detector, angle, min_score, tile in self._search(image):
-            found = self._timed_detect(detector, image, angle, min_score) if tile is None else self._timed_tile(detector, image, tile)
+            found = self._timed_detect(detector, image, angle, min_score, tile)
             detections = [d for d in found if self.zone.contains(d.center_px, image.shape)]
             for det in order_by_select(detections, self.settings.select, image.shape[:2]):
                 if budget <= 0:

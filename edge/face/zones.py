@@ -36,11 +36,14 @@ class CribZone:
 
     def contains(self, point_px: Sequence[float], shape: Sequence[int]) -> bool:
         """Whether a point (x, y) in pixels of an (H, W, ...) frame is in the crib and in no mask."""
-        h, w = int(shape[0]), int(shape[1])
-        x, y = float(point_px[0]) / max(w, 1), float(point_px[1]) / max(h, 1)
-        if any(inside((x, y), mask) for mask in self.masks):
+        if self.masked(point_px, shape):
             return False
-        return self.crib is None or inside((x, y), self.crib)
+        return self.crib is None or inside(_fraction(point_px, shape), self.crib)
+
+    def masked(self, point_px: Sequence[float], shape: Sequence[int]) -> bool:
+        """Whether a point (x, y) in pixels of an (H, W, ...) frame is in a mask."""
+        point = _fraction(point_px, shape)
+        return any(inside(point, mask) for mask in self.masks)
 
     def pixels(self, shape: Sequence[int]) -> tuple[np.ndarray | None, list[np.ndarray]]:
         """The crib and the masks as int32 pixel polygons of an (H, W, ...) frame (for drawing)."""
@@ -51,6 +54,11 @@ class CribZone:
             return np.round(np.asarray(poly, np.float64) * scale).astype(np.int32)
 
         return (None if self.crib is None else px(self.crib)), [px(m) for m in self.masks]
+
+
+def _fraction(point_px: Sequence[float], shape: Sequence[int]) -> Point:
+    h, w = int(shape[0]), int(shape[1])
+    return float(point_px[0]) / max(w, 1), float(point_px[1]) / max(h, 1)
 
 
 def _polygon(points: Sequence[Sequence[float]]) -> Polygon:
