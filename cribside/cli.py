@@ -40,6 +40,9 @@ COMMANDS: dict[str, tuple[str, str] | dict[str, tuple[str, str]]] = {
     "run": ("cribside.commands.run", "watch cameras or videos and publish state and alerts over MQTT"),
     "doctor": ("cribside.commands.doctor", "check that this device works: config, models, cameras, broker, disk, clock"),
     "zones": ("cribside.commands.zones", "draw a camera's crib zone, masks and the faces found, to check the zone"),
+    "firstboot": ("cribside.commands.firstboot", "provision this device once from cribside.yaml on the boot partition"),
+    "update": ("cribside.commands.update", "install a bundle beside the running release, switch, check, roll back on failure"),
+    "bundle": ("cribside.commands.bundle", "build the offline release bundle (wheels, lock, models, units) for a device"),
     "mqtt": {
         "purge": ("cribside.commands.mqtt_purge", "clear a removed crib's retained discovery, availability, state and status"),
     },

@@ -26,6 +26,7 @@ pytest_plugins = [
     "support.mqtt",  # started MQTT publishers
     "support.storage",  # a tiny file system for disk-full tests
     "support.device",  # SYNTHETIC videos and configs for whole-device runs
+    "support.release",  # release bundles from `cribside bundle`, and releases installed from them
 ]
 
 DATA = Path(__file__).parent / "data"

@@ -55,10 +55,17 @@ ENV_DIR = "CRIBSIDE_FACE_MODELS"
 
 
 def default_models_dir() -> Path:
-    """Where the models live: ``$CRIBSIDE_FACE_MODELS`` or the per-user cache."""
+    """Where the models live: ``$CRIBSIDE_FACE_MODELS``, an installed release's own, or the per-user cache.
+
+    A release installed from a bundle (``ROOT/releases/<id>/venv``) carries its face models
+    in ``ROOT/releases/<id>/face-models``, so its ``cribside`` finds them with no setting.
+    """
     env = os.environ.get(ENV_DIR)
     if env:
         return Path(env).expanduser()
+    release = Path(sys.prefix).parent / "face-models"
+    if (release / Path(FACE_MODELS["landmarks"][0]).name).is_file():
+        return release
     return Path.home() / ".cache" / "cribside" / "face-models" / f"mediapipe-{MEDIAPIPE_VERSION}"
 
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-UNIT = Path(__file__).parents[2] / "deploy" / "systemd" / "cribside.service"
+UNITS = Path(__file__).parents[2] / "deploy" / "systemd"
+UNIT = UNITS / "cribside.service"
 MAX_EXPOSURE = 2.5
 
 pytestmark = pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="needs systemd-analyze (Debian: systemd)")
@@ -26,11 +27,21 @@ def test_the_unit_is_sandboxed() -> None:
         assert line in text, line
 
 
-def test_the_unit_verifies(tmp_path: Path) -> None:
-    # verify checks that the commands exist: point them at an executable that does.
-    unit = tmp_path / "cribside.service"
-    unit.write_text(UNIT.read_text(encoding="utf-8").replace("/opt/cribside/venv/bin/cribside", shutil.which("true") or "/bin/true"),
-                    encoding="utf-8")
-    done = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True)
-    problems = [line for line in (done.stdout + done.stderr).splitlines() if "cribside.service" in line]
+def test_the_units_verify(tmp_path: Path) -> None:
+    # verify checks that the commands exist: point them at an executable that does. Both units
+    # together, as cribside.service Requires= the first-boot one.
+    for name in ("cribside.service", "cribside-firstboot.service"):
+        (tmp_path / name).write_text((UNITS / name).read_text(encoding="utf-8").replace(
+            "/opt/cribside/venv/bin/cribside", shutil.which("true") or "/bin/true"), encoding="utf-8")
+    done = subprocess.run(["systemd-analyze", "verify", str(tmp_path / "cribside.service"), str(tmp_path / "cribside-firstboot.service")],
+                          capture_output=True, text=True)
+    problems = [line for line in (done.stdout + done.stderr).splitlines() if "cribside" in line]
     assert done.returncode == 0 and not problems, done.stdout + done.stderr
+
+
+def test_the_first_boot_unit_runs_only_with_a_provisioning_file_and_gates_the_service() -> None:
+    firstboot = (UNITS / "cribside-firstboot.service").read_text(encoding="utf-8")
+    assert "ConditionPathExists=|/boot/firmware/cribside.yaml" in firstboot and "Type=oneshot" in firstboot
+    assert "StandardError=journal+console" in firstboot and "Before=cribside.service" in firstboot
+    main = UNIT.read_text(encoding="utf-8")
+    assert "Requires=cribside-firstboot.service" in main and "After=network-online.target cribside-firstboot.service" in main
