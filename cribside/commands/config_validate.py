@@ -161,6 +161,10 @@ def _check_cameras(cfg: DeviceConfig) -> list[str]:
         if path is not None and not path.exists():
             problems.append(f"cameras[{i}].source: not found: {path}")
             continue
+        device = camera.source[len("v4l2:"):] if camera.source.startswith("v4l2:/dev/") else None
+        if device is not None and not Path(device).exists():
+            problems.append(f"cameras[{i}].source: no camera at {device} (unplugged? list them: ls -l /dev/v4l/by-id/)")
+            continue
         try:
             open_source(camera.source, options).close()
         except CribsideError as exc:
