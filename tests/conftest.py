@@ -27,6 +27,7 @@ pytest_plugins = [
     "support.storage",  # a tiny file system for disk-full tests
     "support.device",  # SYNTHETIC videos and configs for whole-device runs
     "support.release",  # release bundles from `cribside bundle`, and releases installed from them
+    "support.debian",  # a clean Debian bookworm root (debootstrap) to install bundles into
 ]
 
 DATA = Path(__file__).parent / "data"

@@ -1,0 +1,84 @@
+"""The bundle in a clean Debian bookworm root: offline install, first boot, doctor against a real broker, the demo.
+
+This is what a technician's device goes through, minus the hardware: the root has only what
+debootstrap's minbase and python3/python3-venv give; the install runs with no network at all.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from support.debian import in_root
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def installed(debian_root: Path, host_bundle: Path) -> Path:
+    """The host bundle installed with ``install.sh --enable --base-config pi-cpu``, offline, in the root."""
+    shutil.copytree(host_bundle, debian_root / "tmp" / "bundle")
+    done = in_root(debian_root, "/tmp/bundle/install.sh --enable --base-config pi-cpu", network=False)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    shutil.rmtree(debian_root / "tmp" / "bundle")
+    return debian_root
+
+
+def test_the_bundle_installs_offline_with_its_user_units_and_config_folder(installed: Path, host_bundle: Path) -> None:
+    release_id = json.loads((host_bundle / "bundle.json").read_text())["release_id"]
+    assert (installed / "opt/cribside/current").readlink() == Path("releases") / release_id
+    version = in_root(installed, "/opt/cribside/venv/bin/cribside --version", network=False)
+    assert version.stdout.strip() == "cribside 0.1.0", version.stderr
+    passwd = (installed / "etc/passwd").read_text()
+    assert any(line.startswith("cribside:") and line.endswith(":/usr/sbin/nologin") for line in passwd.splitlines())
+    wants = installed / "etc/systemd/system/multi-user.target.wants"
+    for unit in ("cribside.service", "cribside-firstboot.service"):
+        assert (wants / unit).readlink() == Path("/etc/systemd/system") / unit
+        assert (installed / "etc/systemd/system" / unit).read_text() == (host_bundle / "systemd" / unit).read_text()
+    etc = installed / "etc/cribside"
+    assert oct(etc.stat().st_mode & 0o777) == "0o750" and (etc / "config.base.yaml").is_file()
+    assert (etc / "pi-coral.example.yaml").is_file()
+
+
+def test_first_boot_then_doctor_and_the_demo_against_a_broker_on_loopback(installed: Path, mosquitto) -> None:
+    boot = installed / "boot" / "firmware"
+    boot.mkdir(parents=True, exist_ok=True)
+    (boot / "cribside.yaml").write_text(
+        f"mqtt:\n  host: 127.0.0.1\n  port: {mosquitto.port}\n  username: null\n"
+        "  tls: {ca_file: null, cert_file: null, key_file: null}\n"
+        "outbox: {path: /var/lib/cribside/outbox.sqlite}\n"
+        "cameras:\n  - device_id: crib-1\n    room: Ward 3\n    source: /opt/cribside/current/samples/synthetic_infant_demo.mp4\n")
+    first = in_root(installed, "/opt/cribside/venv/bin/cribside firstboot")
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert sorted(p.name for p in boot.iterdir()) == ["cribside-provisioned.txt"]
+    assert (installed / "etc/systemd/system/cribside.service.d/50-no-mqtt-password.conf").is_file()
+    # as the service runs it: the config validated by the unit's ExecStartPre, then doctor with the broker round trip
+    validate = in_root(installed, "/opt/cribside/venv/bin/cribside config validate /etc/cribside/config.yaml")
+    assert validate.returncode == 0, validate.stderr
+    doctor = in_root(installed, "mkdir -p /var/lib/cribside && /opt/cribside/venv/bin/cribside doctor --config /etc/cribside/config.yaml --json")
+    rows = {r["check"]: r for r in json.loads(doctor.stdout)}
+    assert doctor.returncode == 0, doctor.stdout + doctor.stderr
+    assert {rows[c]["result"] for c in ("config", "face models", "camera crib-1", "broker", "disk")} == {"pass"}
+    assert rows["models"]["result"] == "warn" and "SYNTHETIC" in rows["models"]["detail"]
+    # the demo, publishing to the broker on loopback
+    demo = in_root(installed, "/opt/cribside/venv/bin/cribside run --config /etc/cribside/config.yaml --results /tmp/demo.jsonl")
+    assert demo.returncode == 0, demo.stderr[-3000:]
+    rows = [json.loads(line) for line in (installed / "tmp/demo.jsonl").read_text().splitlines()]
+    assert len(rows) > 20 and {r["cry"]["label"] for r in rows} >= {"yes", "no"}
+    # what a nurse station reads: the retained state the device in the root published
+    state = subprocess.run(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(mosquitto.port), "-t", "cribside/crib-1/state",
+                            "-C", "1", "-W", "10"], capture_output=True, text=True)
+    assert json.loads(state.stdout)["device_id"] == "crib-1", state.stderr
+
+
+def test_an_invalid_provisioning_file_fails_first_boot_and_stays_on_the_card(installed: Path) -> None:
+    boot = installed / "boot" / "firmware"
+    boot.mkdir(parents=True, exist_ok=True)
+    (boot / "cribside.yaml").write_text("mqtt: {host: broker, prot: 1883}\ncameras: []\n")
+    first = in_root(installed, "/opt/cribside/venv/bin/cribside firstboot")
+    assert first.returncode == 1
+    assert "mqtt.prot: unknown key" in first.stderr and "cameras: at least one camera" in first.stderr
+    assert (boot / "cribside.yaml").is_file() and "mqtt.prot" in (boot / "cribside-provisioning-error.txt").read_text()
