@@ -7,6 +7,11 @@ Two measurements on real data, printed as tables (``--json`` writes the figures)
   plane; the share of cases where the aligner finds that face (its centre within half a face width),
   per width and angle: in a single frame (no tracking), and within 3 s of a still video at 3 fps with
   tracking on (the device's search, spread over frames, with zoomed tiles).
+- **False faces** (``--no-face-photos DIR``: dlib's examples with their curated face boxes, every
+  face painted out with a heavy blur, and ``--no-face-video DIR``: iCatcher's ``fd_video.mp4`` frames
+  whose manual face count is 0, and ``no_face.jpg``, an infant's head turned away): each frame at 0, 90,
+  180 and 270 degrees searched as a lost face is (single frame, the full search); a face reported on
+  any of them is a false face, given per 1,000 frames with each one named.
 - **Child hits** (``--lookit DIR``: the Lookit laughter clips with ``labels.csv`` naming the child's side
   of the frame): every clip sampled at 3 fps and tracked as ``cribside run`` does, without a zone and with
   a crib zone on the child's half; per sampled frame, was a face taken, was it on the child's side
@@ -41,6 +46,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--faces", type=Path, default=_DEFAULT_FACES, help="folder of face photos for the envelope")
     parser.add_argument("--people", type=int, default=12, help="photos used for the envelope (default 12)")
     parser.add_argument("--lookit", type=Path, help="Lookit laughter folder (labels.csv + videos/) for child hits")
+    parser.add_argument("--no-face-photos", type=Path,
+                        help="dlib examples folder (annotations_derived.json): photos with every face painted out")
+    parser.add_argument("--no-face-video", type=Path,
+                        help="iCatcher folder (fd_video.mp4 + fd_video_face_counts_per_frame.csv, no_face.jpg)")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
 
 
@@ -58,6 +67,9 @@ def run(args: argparse.Namespace) -> int:
     with FaceAligner(track=True) as aligner:
         result["envelope_video"] = envelope(aligner, photos, video=True)
     print(format_envelope(result["envelope_video"]))
+    if args.no_face_photos is not None or args.no_face_video is not None:
+        result["false_faces"] = false_faces(no_face_frames(args.no_face_photos, args.no_face_video))
+        print(format_false_faces(result["false_faces"]))
     if args.lookit is not None:
         result["child_hits"] = child_hits(args.lookit)
         print(format_child_hits(result["child_hits"]))
@@ -136,6 +148,79 @@ def format_envelope(env: dict[str, Any]) -> str:
         mid = [row[str(a)] for a in ANGLES if -60 <= a <= 60]
         lines.append(f"| {width} | " + " | ".join(f"{row[str(a)]:.2f}" for a in ANGLES)
                      + f" | {np.mean(mid):.2f} | {np.mean(list(row.values())):.2f} |")
+    return "\n".join(lines)
+
+
+def no_face_frames(photos: Path | None, video: Path | None) -> list[tuple[str, np.ndarray]]:
+    """Real frames in which no face is visible (see the module), upright."""
+    frames: list[tuple[str, np.ndarray]] = []
+    if photos is not None:
+        annotations = photos / "annotations_derived.json"
+        if not annotations.is_file():
+            raise CribsideError(f"--no-face-photos {photos}: no annotations_derived.json")
+        seen: set[str] = set()
+        for items in json.loads(annotations.read_text(encoding="utf-8")).values():
+            for item in items:
+                file = photos / item["file"]
+                if item["file"] in seen or not file.is_file():
+                    continue
+                seen.add(item["file"])
+                image = cv2.imread(str(file))
+                blurred = cv2.GaussianBlur(image, (0, 0), 25)
+                for face in item["faces"]:
+                    b = face["box"]
+                    cx, cy, half = b["left"] + b["width"] / 2, b["top"] + b["height"] / 2, 0.8 * max(b["width"], b["height"])
+                    x0, y0 = max(0, int(cx - half)), max(0, int(cy - 1.1 * half))
+                    x1, y1 = int(cx + half), int(cy + half)
+                    image[y0:y1, x0:x1] = blurred[y0:y1, x0:x1]  # forehead to chin, hair and ears partly left
+                frames.append((f"{item['file']} (faces painted out)", image))
+        if (photos / "dogs.jpg").is_file():
+            frames.append(("dogs.jpg", cv2.imread(str(photos / "dogs.jpg"))))
+    if video is not None:
+        counts_file = video / "fd_video_face_counts_per_frame.csv"
+        if not counts_file.is_file():
+            raise CribsideError(f"--no-face-video {video}: no fd_video_face_counts_per_frame.csv")
+        counts = {int(r["frame_index"]): int(r["manual_face_count"]) for r in csv.DictReader(counts_file.open(encoding="utf-8"))}
+        capture = cv2.VideoCapture(str(video / "fd_video.mp4"))
+        index = 0
+        while True:
+            ok, image = capture.read()
+            if not ok:
+                break
+            if counts.get(index) == 0:
+                frames.append((f"fd_video.mp4 frame {index}", image))
+            index += 1
+        capture.release()
+        if (video / "no_face.jpg").is_file():
+            frames.append(("no_face.jpg", cv2.imread(str(video / "no_face.jpg"))))
+    return frames
+
+
+def false_faces(frames: list[tuple[str, np.ndarray]]) -> dict[str, Any]:
+    """Faces reported on frames without one, each frame searched at four rotations."""
+    from cribside.edge.face.aligner import FaceAligner
+
+    rotations = {0: None, 90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}
+    found = []
+    total = 0
+    with FaceAligner() as aligner:
+        for name, image in frames:
+            for angle, code in rotations.items():
+                total += 1
+                face = aligner.align(image if code is None else cv2.rotate(image, code))
+                if face is not None:
+                    found.append({"frame": name, "rotation": angle, "presence": round(face.score, 3),
+                                  "width_px": round(face.box[2]), "pose": face.pose})
+    return {"frames": total, "sources": len(frames), "false_faces": found,
+            "per_1000": 1000.0 * len(found) / max(total, 1)}
+
+
+def format_false_faces(result: dict[str, Any]) -> str:
+    """The false-face rate and each false face."""
+    lines = [f"False faces: {result['sources']} real frames without a visible face x 4 rotations = {result['frames']} frames, "
+             f"single-frame full search: {len(result['false_faces'])} false ({result['per_1000']:.0f} per 1,000 frames)"]
+    lines += [f"- {f['frame']} at {f['rotation']} degrees: presence {f['presence']}, {f['width_px']} px wide, {f['pose']}"
+              for f in result["false_faces"]]
     return "\n".join(lines)
 
 
