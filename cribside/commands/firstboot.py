@@ -19,7 +19,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--boot", type=Path, action="append", default=None,
                         help=f"boot partition to look in (repeatable; default {' then '.join(map(str, BOOT_DIRS))})")
     parser.add_argument("--etc", type=Path, default=Path("/etc/cribside"), help="where the config and secrets go")
-    parser.add_argument("--system-root", type=Path, default=Path("/"), help=argparse.SUPPRESS)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -30,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"firstboot: no {PROVISION_FILE} in {', '.join(map(str, boots))}: nothing to provision")
         return 0
     try:
-        done = provision(source, args.etc, system_root=args.system_root)
+        done = provision(source, args.etc)
     except ProvisioningError as exc:
         lines = [f"cribside firstboot: {exc.source} is invalid; cribside will not start until it is fixed:"]
         lines += [f"  {p}" for p in exc.problems]

@@ -6,7 +6,8 @@ schema``), merged over the image's ``/etc/cribside/config.base.yaml``, that may 
 what the config itself never does:
 
 - ``mqtt.password``: the broker password, written to ``/etc/cribside/mqtt_password``
-  (0600 root; the unit hands it to the service as the ``mqtt_password`` credential);
+  (0600 root; the unit hands it to the service as the ``mqtt_password`` credential; without a
+  password the file is written empty, which means none);
 - ``mqtt.tls.ca_file`` / ``cert_file`` / ``key_file`` (and ``mqtt.password_file``) given as
   file names on the boot partition: moved to ``/etc/cribside/tls/`` (0600, owned by the
   service user) and the config pointed at them.
@@ -41,7 +42,6 @@ DONE_NOTE = "cribside-provisioned.txt"
 ERROR_NOTE = "cribside-provisioning-error.txt"
 BOOT_DIRS = (Path("/boot/firmware"), Path("/boot"))
 _TLS_FIELDS = ("ca_file", "cert_file", "key_file")
-NO_PASSWORD_DROPIN = "cribside.service.d/50-no-mqtt-password.conf"
 
 
 class ProvisioningError(CribsideError):
@@ -72,8 +72,7 @@ def find_provision_file(boot_dirs: tuple[Path, ...] | list[Path] = BOOT_DIRS) ->
     return None
 
 
-def provision(source: Path, etc: Path = Path("/etc/cribside"), *, system_root: Path = Path("/"),
-              service_user: str = "cribside") -> Provisioned:
+def provision(source: Path, etc: Path = Path("/etc/cribside"), *, service_user: str = "cribside") -> Provisioned:
     """Validate ``source`` and install its config and secrets under ``etc`` (see the module).
 
     Raises:
@@ -149,14 +148,6 @@ def provision(source: Path, etc: Path = Path("/etc/cribside"), *, system_root: P
         secrets = _commit(staging, etc, written, uid)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    unit_dropin = system_root / "etc" / "systemd" / "system" / NO_PASSWORD_DROPIN
-    if password is None:
-        # No credential file: tell the unit not to load one (a missing credential fails the start).
-        unit_dropin.parent.mkdir(parents=True, exist_ok=True)
-        unit_dropin.write_text("[Service]\n# Written by cribside firstboot: this device logs in without a password.\nLoadCredential=\n",
-                               encoding="utf-8")
-    elif unit_dropin.exists():
-        unit_dropin.unlink()
     for path, _ in moves:
         path.unlink(missing_ok=True)
     cameras = [str(c.get("device_id")) for c in merged["cameras"] if isinstance(c, dict)]
@@ -206,13 +197,14 @@ def _stage(staging: Path, merged: dict[str, Any], password: str | None, moves: l
         for name in _TLS_FIELDS:
             if tls.get(name) == str(dest):
                 tls[name] = str(staged)
-    if password is not None:
-        fd = os.open(staging / "mqtt_password", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(password)
-        written["mqtt_password"] = etc / "mqtt_password"
-        if isinstance(staged_cfg.get("mqtt"), dict):
-            staged_cfg["mqtt"]["password_file"] = str(staging / "mqtt_password")
+    # Always written: the unit loads it as a credential and a missing file would fail the start;
+    # empty means the device logs in without a password.
+    fd = os.open(staging / "mqtt_password", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(password or "")
+    written["mqtt_password"] = etc / "mqtt_password"
+    if password is not None and isinstance(staged_cfg.get("mqtt"), dict):
+        staged_cfg["mqtt"]["password_file"] = str(staging / "mqtt_password")
     header = "# Written by `cribside firstboot` from the boot partition's cribside.yaml. Check: cribside config validate FILE\n"
     (staging / "config.yaml").write_text(header + yaml.safe_dump(merged, sort_keys=False), encoding="utf-8")
     (staging / "check.yaml").write_text(yaml.safe_dump(staged_cfg, sort_keys=False), encoding="utf-8")

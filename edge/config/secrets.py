@@ -64,7 +64,9 @@ def read_mqtt_password(cfg: MqttConfig, env: Mapping[str, str] | None = None) ->
     elif env.get("CREDENTIALS_DIRECTORY"):
         candidate = Path(env["CREDENTIALS_DIRECTORY"]) / CREDENTIAL_NAME
         if candidate.is_file():
-            password = _read_secret_file(candidate, "systemd credential")
+            # Empty means "no password": the unit always loads the credential (a missing file would
+            # fail the start), so a device that logs in without one gets an empty file.
+            password = _read_secret_file(candidate, "systemd credential") or None
     if password is not None and not cfg.username:
         raise CribsideError(f"mqtt.username is required with a password (from {password_source(cfg, env)})")
     return password

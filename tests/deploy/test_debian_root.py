@@ -54,7 +54,7 @@ def test_first_boot_then_doctor_and_the_demo_against_a_broker_on_loopback(instal
     first = in_root(installed, "/opt/cribside/venv/bin/cribside firstboot")
     assert first.returncode == 0, first.stdout + first.stderr
     assert sorted(p.name for p in boot.iterdir()) == ["cribside-provisioned.txt"]
-    assert (installed / "etc/systemd/system/cribside.service.d/50-no-mqtt-password.conf").is_file()
+    assert (installed / "etc/cribside/mqtt_password").read_text() == ""  # the unit's credential: no password
     # as the service runs it: the config validated by the unit's ExecStartPre, then doctor with the broker round trip
     validate = in_root(installed, "/opt/cribside/venv/bin/cribside config validate /etc/cribside/config.yaml")
     assert validate.returncode == 0, validate.stderr

@@ -26,13 +26,13 @@ def card(tmp_path: Path, face_models_dir: Path, monkeypatch) -> dict[str, Path]:
     base["models"]["dir"] = str(SAMPLES / "models")  # the image's models
     base["outbox"]["path"] = str(tmp_path / "state" / "outbox.sqlite")
     (etc / "config.base.yaml").write_text(yaml.safe_dump(base))
-    return {"boot": boot, "etc": etc, "root": tmp_path / "system"}
+    return {"boot": boot, "etc": etc}
 
 
 def _firstboot(card: dict[str, Path]) -> int:
     from cribside.cli import main
 
-    return main(["firstboot", "--boot", str(card["boot"]), "--etc", str(card["etc"]), "--system-root", str(card["root"])])
+    return main(["firstboot", "--boot", str(card["boot"]), "--etc", str(card["etc"])])
 
 
 def test_a_valid_file_provisions_the_device_and_leaves_no_secret_on_the_card(card, tls_certs, capsys) -> None:
@@ -61,8 +61,6 @@ def test_a_valid_file_provisions_the_device_and_leaves_no_secret_on_the_card(car
     from cribside.commands.config_validate import check_references
 
     assert check_references(config, env={"CREDENTIALS_DIRECTORY": str(etc)}) == []
-    # with a password, the unit loads the credential (no drop-in that removes it)
-    assert not (card["root"] / "etc/systemd/system/cribside.service.d/50-no-mqtt-password.conf").exists()
 
 
 def test_an_invalid_file_is_kept_with_every_reason_and_nothing_is_written(card, capsys) -> None:
@@ -90,13 +88,18 @@ def test_a_camera_that_does_not_open_is_refused_before_anything_is_written(card,
     assert sorted(p.name for p in card["etc"].iterdir()) == ["config.base.yaml"]  # not even the password
 
 
-def test_no_password_writes_the_drop_in_that_stops_the_unit_loading_a_credential(card) -> None:
+def test_without_a_password_the_credential_file_is_empty_and_means_none(card) -> None:
+    """The unit always loads /etc/cribside/mqtt_password (a missing credential fails the start)."""
+    from cribside.edge.config.secrets import read_mqtt_password
+
     (card["boot"] / "cribside.yaml").write_text(
         f"mqtt:\n  host: localhost\n  port: 1883\n  username: null\n  tls: {{ca_file: null, cert_file: null, key_file: null}}\n"
         f"cameras:\n  - device_id: crib-7\n    source: {SAMPLES / 'synthetic_infant_demo.mp4'}\n")
     assert _firstboot(card) == 0
-    dropin = card["root"] / "etc/systemd/system/cribside.service.d/50-no-mqtt-password.conf"
-    assert "LoadCredential=\n" in dropin.read_text()
+    credential = card["etc"] / "mqtt_password"
+    assert credential.read_text() == "" and stat.S_IMODE(credential.stat().st_mode) == 0o600
+    config = load_config(card["etc"] / "config.yaml", env={})
+    assert read_mqtt_password(config.mqtt, env={"CREDENTIALS_DIRECTORY": str(card["etc"])}) is None
 
 
 def test_nothing_to_do_without_a_file(card, capsys) -> None:
