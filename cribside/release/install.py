@@ -47,6 +47,7 @@ from cribside.release.switch import activate, enable_units, release_dir
 log = logging.getLogger(__name__)
 
 SERVICE_USER = "cribside"
+DEVICE_GROUPS = ("video", "render")  # the unit's SupplementaryGroups=
 
 
 def install(
@@ -128,12 +129,18 @@ def _system_setup(release: Path, system_root: Path, base_config: str | None) -> 
 
 
 def _ensure_user(system_root: Path) -> None:
-    """Create the ``cribside`` system group and user in ``system_root`` unless they exist."""
-    if _group_id(system_root) is None:
-        _run(["groupadd", "--system", *_root_args(system_root), SERVICE_USER], f"create the group {SERVICE_USER}")
+    """Create the ``cribside`` system user and group, and the device groups, in ``system_root``.
+
+    The unit's ``SupplementaryGroups=video render`` fails the start when a group is missing (a
+    root without udev has no ``render``), so both are created if absent; the user joins them too,
+    for a technician running ``cribside doctor`` as it.
+    """
+    for group in (SERVICE_USER, *DEVICE_GROUPS):
+        if _group_id(system_root, group) is None:
+            _run(["groupadd", "--system", *_root_args(system_root), group], f"create the group {group}")
     if not _user_exists(system_root):
-        _run(["useradd", "--system", *_root_args(system_root), "--gid", SERVICE_USER, "--no-create-home",
-              "--home-dir", "/var/lib/cribside", "--shell", "/usr/sbin/nologin", SERVICE_USER],
+        _run(["useradd", "--system", *_root_args(system_root), "--gid", SERVICE_USER, "--groups", ",".join(DEVICE_GROUPS),
+              "--no-create-home", "--home-dir", "/var/lib/cribside", "--shell", "/usr/sbin/nologin", SERVICE_USER],
              f"create the user {SERVICE_USER}")
 
 
@@ -141,13 +148,13 @@ def _root_args(system_root: Path) -> list[str]:
     return [] if system_root == Path("/") else ["--root", str(system_root)]
 
 
-def _group_id(system_root: Path) -> int | None:
+def _group_id(system_root: Path, group: str = SERVICE_USER) -> int | None:
     if system_root == Path("/"):
         try:
-            return grp.getgrnam(SERVICE_USER).gr_gid
+            return grp.getgrnam(group).gr_gid
         except KeyError:
             return None
-    return _lookup(system_root / "etc" / "group", SERVICE_USER)
+    return _lookup(system_root / "etc" / "group", group)
 
 
 def _user_exists(system_root: Path) -> bool:

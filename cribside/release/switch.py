@@ -66,7 +66,7 @@ def activate(root: Path, release_id: str, *, system_root: Path | None = None, re
             _replace_link(link, f"{CURRENT}/{name}")
     if system_root is not None:
         install_units(release, root, system_root)
-        if reload_systemd and shutil.which("systemctl"):
+        if reload_systemd and shutil.which("systemctl") and Path("/run/systemd/system").is_dir():  # not in a chroot
             subprocess.run(["systemctl", "daemon-reload"], check=False)
     _fsync_dir(root)
 

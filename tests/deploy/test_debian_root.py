@@ -34,6 +34,8 @@ def test_the_bundle_installs_offline_with_its_user_units_and_config_folder(insta
     assert version.stdout.strip() == "cribside 0.1.0", version.stderr
     passwd = (installed / "etc/passwd").read_text()
     assert any(line.startswith("cribside:") and line.endswith(":/usr/sbin/nologin") for line in passwd.splitlines())
+    groups = in_root(installed, "id -nG cribside")
+    assert set(groups.stdout.split()) == {"cribside", "video", "render"}  # the unit's SupplementaryGroups= exist
     wants = installed / "etc/systemd/system/multi-user.target.wants"
     for unit in ("cribside.service", "cribside-firstboot.service"):
         assert (wants / unit).readlink() == Path("/etc/systemd/system") / unit
