@@ -64,6 +64,9 @@ def install(
     info = verify_bundle(bundle)
     release_id = str(info["release_id"])
     release = release_dir(root, release_id)
+    writable = next((p for p in (root, *root.parents) if p.exists()), root)
+    if not os.access(writable, os.W_OK):
+        raise CribsideError(f"cannot write {writable}: run install.sh as root (sudo)")
     if (release / INSTALLED_MARK).is_file():
         log.info("release %s is already installed in %s", release_id, release)
     else:

@@ -144,8 +144,12 @@ def update(
     previous = current_release(root)
     if previous == new_id:
         return UpdateResult(previous, new_id, new_id, True, "already the active release")
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / ".update.lock", "w") as lock:
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        lock = open(root / ".update.lock", "w")  # noqa: SIM115 (held for the whole update)
+    except PermissionError:
+        raise CribsideError(f"cannot write {root}: run the update as root (sudo)") from None
+    with lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
