@@ -112,3 +112,16 @@ def test_the_lock_pins_the_device_platform_too(platform: str, tmp_path: Path) ->
     assert done.returncode == 0, done.stderr[-2000:]
     names = [p.name for p in tmp_path.glob("*.whl")]
     assert any("aarch64" in n and n.startswith("numpy-") for n in names) and any(n.startswith("ai_edge_litert-") for n in names)
+
+
+def test_bad_bundle_input_is_one_line_naming_the_thing(tmp_path: Path, capsys) -> None:
+    from cribside.cli import main
+
+    empty = tmp_path / "no-models"
+    empty.mkdir()
+    assert main(["bundle", "--out", str(tmp_path / "out"), "--models", str(empty)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "no manifest.json in" in err and str(empty) in err
+    with pytest.raises(SystemExit):
+        main(["bundle", "--out", str(tmp_path / "out"), "--platform", "linux_riscv64"])
+    assert "invalid choice: 'linux_riscv64'" in capsys.readouterr().err
