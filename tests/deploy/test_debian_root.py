@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -84,3 +85,35 @@ def test_an_invalid_provisioning_file_fails_first_boot_and_stays_on_the_card(ins
     assert first.returncode == 1
     assert "mqtt.prot: unknown key" in first.stderr and "cameras: at least one camera" in first.stderr
     assert (boot / "cribside.yaml").is_file() and "mqtt.prot" in (boot / "cribside-provisioning-error.txt").read_text()
+
+
+def test_the_os_camera_stack_built_for_numpy_1_does_not_break_the_release(installed: Path, tmp_path: Path) -> None:
+    """Raspberry Pi OS's python3-picamera2 imports the OS's simplejpeg, built against numpy 1.24.
+
+    The release's venv sees the OS packages (``--system-site-packages``) but carries numpy 2, and a
+    numpy-1 build of simplejpeg beside numpy 2 fails to import ("numpy.dtype size changed"), which
+    takes ``from picamera2 import Picamera2`` down with it. Emulated here with Debian's python3-numpy
+    (1.24.2, as on Pi OS) and simplejpeg 1.7.2 (built for numpy 1) in the OS's dist-packages.
+    """
+    import zipfile
+
+    apt = in_root(installed, "apt-get update -qq && apt-get install -y -qq --no-install-recommends python3-numpy", timeout=900)
+    assert apt.returncode == 0, apt.stderr[-2000:]
+    got = subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary", ":all:",
+                          "--platform", "manylinux2014_x86_64", "--python-version", "3.11", "simplejpeg==1.7.2", "--dest", str(tmp_path)],
+                         capture_output=True, text=True, timeout=600)
+    assert got.returncode == 0, got.stderr[-2000:]
+    zipfile.ZipFile(next(tmp_path.glob("simplejpeg-1.7.2-*.whl"))).extractall(installed / "usr/lib/python3/dist-packages")
+    # the emulated OS stack works with the OS's Python and numpy 1
+    system = in_root(installed, "python3 -c 'import numpy, simplejpeg; print(numpy.__version__)'", network=False)
+    assert system.returncode == 0 and system.stdout.startswith("1."), system.stderr
+    # in the release, the OS's build beside numpy 2 breaks exactly as on a Pi ...
+    shadowed = in_root(installed, "/opt/cribside/venv/bin/python -c "
+                       "'import sys, numpy; sys.path.insert(0, \"/usr/lib/python3/dist-packages\"); import simplejpeg'", network=False)
+    assert shadowed.returncode != 0 and "numpy.dtype size changed" in shadowed.stderr
+    # ... and the release's own simplejpeg, built for numpy 2, is the one it imports
+    venv = in_root(installed, "/opt/cribside/venv/bin/python -c 'import numpy, simplejpeg; print(numpy.__version__, simplejpeg.__file__)'",
+                   network=False)
+    assert venv.returncode == 0, venv.stderr
+    version, where = venv.stdout.split()
+    assert version.startswith("2.") and where.startswith("/opt/cribside/venv/lib/python3.11/site-packages/")
