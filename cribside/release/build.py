@@ -89,9 +89,12 @@ def _pip(args: list[str], what: str) -> None:
 
 def edge_closure() -> dict[str, str]:
     """Installed name -> version for cribside's base and ``edge`` requirements, transitively."""
-    from packaging.markers import default_environment
-    from packaging.requirements import Requirement
-    from packaging.utils import canonicalize_name
+    try:
+        from packaging.markers import default_environment
+        from packaging.requirements import Requirement
+        from packaging.utils import canonicalize_name
+    except ImportError:
+        raise CribsideError("cribside bundle --write-lock needs the packaging module: pip install -e '.[dev]'") from None
 
     env = default_environment()
     env.update(python_version=PYTHON, python_full_version=f"{PYTHON}.0", sys_platform="linux", platform_system="Linux",
