@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from cribside.edge.errors import CribsideError
 from cribside.release.build import PLATFORMS, build_bundle, host_platform, write_lock
 
 
@@ -28,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
         if args.out is None:
             return 0
     if args.out is None:
-        raise SystemExit("cribside bundle: error: --out is required")
+        raise CribsideError("--out DIR is required (or --write-lock alone)")
     platform = args.platform or host_platform()
     bundle = build_bundle(args.out, platform, args.models)
     if args.models is None:

@@ -177,7 +177,7 @@ def build_bundle(out: Path, platform: str, models: Path | None = None) -> Path:
     wheels.mkdir(parents=True)
     _pip(["download", "--quiet", "--no-deps", "--require-hashes", "--dest", str(wheels), *args, "-r", str(lock)],
          f"download the pinned {platform} wheels (hash-checked)")
-    _pip(["wheel", "--quiet", "--no-deps", "--wheel-dir", str(wheels), str(src)], "build cribside's wheel")
+    _build_own_wheel(src, wheels)
     own = sorted(wheels.glob(f"cribside-{cribside.__version__}-*.whl"))
     if len(own) != 1:
         raise CribsideError(f"expected one cribside wheel in {wheels}, found {len(own)}")
@@ -235,6 +235,21 @@ def _check_models(models: Path) -> dict[str, Any]:
     manifest = load_manifest(models)
     verify_files(manifest, models)
     return dict(json.loads((models / MANIFEST_FILE).read_text(encoding="utf-8")))
+
+
+def _build_own_wheel(src: Path, wheels: Path) -> None:
+    """cribside's wheel, built from a clean copy of the checkout.
+
+    setuptools builds in the source folder and keeps its ``build/`` there: a module deleted from
+    the checkout would stay in that folder and go into the wheel. The copy leaves out every
+    generated or local folder.
+    """
+    skip = shutil.ignore_patterns(".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache",
+                                  ".mypy_cache", ".ruff_cache", "tests", "benchmarks", "out")
+    with tempfile.TemporaryDirectory(prefix="cribside-wheel-") as tmp:
+        clean = Path(tmp) / "src"
+        shutil.copytree(src, clean, ignore=skip)
+        _pip(["wheel", "--quiet", "--no-deps", "--wheel-dir", str(wheels), str(clean)], "build cribside's wheel")
 
 
 def _content_digest(bundle: Path, files: Iterable[Path]) -> str:

@@ -23,6 +23,7 @@ laptop), the same lines go to the journal and the console, and the command exits
 
 from __future__ import annotations
 
+import copy
 import os
 import pwd
 import shutil
@@ -141,7 +142,7 @@ def provision(source: Path, etc: Path = Path("/etc/cribside"), *, service_user: 
     staging = Path(tempfile.mkdtemp(prefix=".provision-", dir=_ensure_dir(etc)))
     try:
         written = _stage(staging, merged, password, moves, etc)
-        problems = _check_staged(staging / "config.yaml", staging, etc)
+        problems = _check_staged(staging, etc)
         if problems:
             raise ProvisioningError(source, problems)
         uid = _uid(service_user)
@@ -183,25 +184,21 @@ def _stage(staging: Path, merged: dict[str, Any], password: str | None, moves: l
     """Write everything into ``staging``; returns staged file -> final path."""
     written: dict[str, Path] = {}
     # The staged config names the staged TLS files, so it is checked as it will run.
-    staged_cfg = yaml.safe_load(yaml.safe_dump(merged))
+    staged_cfg = copy.deepcopy(merged)
     tls = (staged_cfg.get("mqtt") or {}).get("tls") or {}
     for src, dest in moves:
         if dest == Path():
             continue
         staged = staging / "tls" / dest.name
         staged.parent.mkdir(exist_ok=True)
-        fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(src.read_bytes())
+        _write_private(staged, src.read_bytes())
         written[f"tls/{dest.name}"] = dest
         for name in _TLS_FIELDS:
             if tls.get(name) == str(dest):
                 tls[name] = str(staged)
     # Always written: the unit loads it as a credential and a missing file would fail the start;
     # empty means the device logs in without a password.
-    fd = os.open(staging / "mqtt_password", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(password or "")
+    _write_private(staging / "mqtt_password", (password or "").encode("utf-8"))
     written["mqtt_password"] = etc / "mqtt_password"
     if password is not None and isinstance(staged_cfg.get("mqtt"), dict):
         staged_cfg["mqtt"]["password_file"] = str(staging / "mqtt_password")
@@ -212,7 +209,14 @@ def _stage(staging: Path, merged: dict[str, Any], password: str | None, moves: l
     return written
 
 
-def _check_staged(config: Path, staging: Path, etc: Path) -> list[str]:
+def _write_private(path: Path, data: bytes) -> None:
+    """Create ``path`` with mode 0600 from the start (never readable by others, even briefly)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+
+
+def _check_staged(staging: Path, etc: Path) -> list[str]:
     """Every reference the config makes, checked as ``cribside config validate`` does."""
     from cribside.commands.config_validate import check_references
     from cribside.edge.config import load_config

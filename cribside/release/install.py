@@ -30,7 +30,6 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 from cribside.edge.errors import CribsideError
 from cribside.release.layout import (
@@ -74,7 +73,7 @@ def install(
     if system_root is not None:
         _system_setup(release, system_root, base_config)
     if activate_release:
-        activate(root, release_id, system_root=system_root, reload_systemd=system_root == Path("/"))
+        activate(root, release_id, system_root=system_root)
         if system_root is not None and enable:
             enable_units(system_root)
     return release_id
@@ -87,11 +86,10 @@ def _make_release(bundle: Path, release: Path, python: str) -> None:
     release.mkdir(parents=True)
     venv = release / "venv"
     _run([python, "-m", "venv", "--system-site-packages", str(venv)], "create the venv")
-    env = dict(os.environ, PIP_CONFIG_FILE=os.devnull, PIP_NO_INPUT="1", PIP_DISABLE_PIP_VERSION_CHECK="1")
-    env.pop("PIP_CONSTRAINT", None)
-    env.pop("PIP_FIND_LINKS", None)
-    env.pop("PIP_INDEX_URL", None)
-    env.pop("PIP_EXTRA_INDEX_URL", None)
+    # Only the bundle's wheels: the machine's pip configuration (indexes, find-links, constraints) ignored.
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PIP_CONSTRAINT", "PIP_FIND_LINKS", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL")}
+    env.update(PIP_CONFIG_FILE=os.devnull, PIP_NO_INPUT="1", PIP_DISABLE_PIP_VERSION_CHECK="1")
     _run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-index", "--no-cache-dir",
           "--find-links", str(bundle / WHEELS), "--require-hashes", "--ignore-installed", "--only-binary", ":all:",
           "-r", str(bundle / LOCK)], "install the wheels (offline, hash-checked)", env=env)
@@ -212,7 +210,3 @@ def main(argv: list[str] | None = None) -> int:
     print(f"cribside release {release_id} {state} in {release_dir(args.root, release_id)}")
     return 0
 
-
-def summary(info: dict[str, Any]) -> str:
-    """One line naming a bundle."""
-    return f"cribside {info.get('version')} ({info.get('platform')}, Python {info.get('python')}), release {info['release_id']}"

@@ -18,7 +18,7 @@ import subprocess
 from pathlib import Path
 
 from cribside.edge.errors import CribsideError
-from cribside.release.layout import CURRENT, INSTALLED_MARK, RELEASES, STABLE_LINKS, UNITS
+from cribside.release.layout import CURRENT, DEFAULT_ROOT, INSTALLED_MARK, RELEASES, STABLE_LINKS, UNITS
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +44,11 @@ def _replace_link(link: Path, target: str) -> None:
     os.replace(tmp, link)
 
 
-def activate(root: Path, release_id: str, *, system_root: Path | None = None, reload_systemd: bool = False) -> None:
+def activate(root: Path, release_id: str, *, system_root: Path | None = None) -> None:
     """Make ``release_id`` the active release, and install its units under ``system_root``.
+
+    On the running system (``system_root`` is ``/`` and systemd is up, so not in a chroot) systemd
+    is told to reload the units.
 
     Raises:
         CribsideError: the release is not (completely) installed.
@@ -66,7 +69,7 @@ def activate(root: Path, release_id: str, *, system_root: Path | None = None, re
             _replace_link(link, f"{CURRENT}/{name}")
     if system_root is not None:
         install_units(release, root, system_root)
-        if reload_systemd and shutil.which("systemctl") and Path("/run/systemd/system").is_dir():  # not in a chroot
+        if system_root == Path("/") and shutil.which("systemctl") and Path("/run/systemd/system").is_dir():
             subprocess.run(["systemctl", "daemon-reload"], check=False)
     _fsync_dir(root)
 
@@ -78,8 +81,8 @@ def install_units(release: Path, root: Path, system_root: Path) -> list[Path]:
     written = []
     for unit in UNITS:
         text = (release / "systemd" / unit).read_text(encoding="utf-8")
-        if root != Path("/opt/cribside"):
-            text = text.replace("/opt/cribside", str(root))
+        if root != DEFAULT_ROOT:
+            text = text.replace(str(DEFAULT_ROOT), str(root))
         target = unit_dir / unit
         tmp = target.with_name(f".{unit}.new")
         tmp.write_text(text, encoding="utf-8")

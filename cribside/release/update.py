@@ -97,8 +97,8 @@ def _sh(command: str, timeout: float = 120.0) -> tuple[int, str]:
     return proc.returncode, (proc.stdout + proc.stderr).strip()
 
 
-def install_new(bundle: Path, root: Path, python: str) -> str:
-    """Run the new bundle's own installer (``--no-activate``); return its release id."""
+def install_new(bundle: Path, root: Path, python: str) -> None:
+    """Run the new bundle's own installer (``--no-activate``; it checks ``SHA256SUMS`` itself)."""
     wheels = sorted((bundle / WHEELS).glob("cribside-*.whl"))
     if not wheels:
         raise CribsideError(f"{bundle}: no cribside wheel in {WHEELS}/")
@@ -107,7 +107,6 @@ def install_new(bundle: Path, root: Path, python: str) -> str:
                            "--no-activate", "--no-system"], env=env, capture_output=True, text=True)
     if proc.returncode != 0:
         raise CribsideError(f"installing {bundle} failed: {(proc.stderr or proc.stdout).strip().splitlines()[-1:]}")
-    return str(verify_bundle(bundle)["release_id"])
 
 
 def doctor(root: Path, config: Path) -> tuple[bool, str]:
@@ -159,8 +158,7 @@ def update(
         log.info("installing release %s beside %s", new_id, previous or "nothing")
         install_new(bundle, root, python)
         (release_dir(root, new_id) / ".failed").unlink(missing_ok=True)
-        reload = system_root == Path("/")
-        activate(root, new_id, system_root=system_root, reload_systemd=reload)
+        activate(root, new_id, system_root=system_root)
         reason = _restart_and_check(root, config, restart, check, settle_s)
         if reason is None:
             _prune(root, keep={new_id, previous})
@@ -169,7 +167,7 @@ def update(
         (release_dir(root, new_id) / ".failed").write_text(reason + "\n", encoding="utf-8")
         if previous is None:
             return UpdateResult(previous, new_id, new_id, False, reason)
-        activate(root, previous, system_root=system_root, reload_systemd=reload)
+        activate(root, previous, system_root=system_root)
         back = _restart_and_check(root, config, restart, check, settle_s)
         if back is not None:
             reason += f"; the previous release {previous} fails too after the rollback ({back})"

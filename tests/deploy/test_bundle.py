@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from support.release import derived_bundle, install
+from support.release import derived_bundle, install, system_python
 
 from cribside.edge.face.assets import FACE_MODELS
 from cribside.release.layout import sha256_file
@@ -54,7 +54,7 @@ def test_it_installs_with_no_network_and_runs_the_demo(host_bundle: Path, tmp_pa
     root = tmp_path / "opt-cribside"
     cmd = [*NO_NETWORK, str(host_bundle / "install.sh"), "--root", str(root), "--no-system"]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600,
-                          env={"PATH": "/usr/bin:/bin", "PYTHON": install.__globals__["_system_python"]()})
+                          env={"PATH": "/usr/bin:/bin", "PYTHON": system_python()})
     assert done.returncode == 0, done.stderr
     release_id = json.loads((host_bundle / "bundle.json").read_text())["release_id"]
     assert f"release {release_id} installed and active" in done.stdout

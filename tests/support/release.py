@@ -56,9 +56,9 @@ def derived_bundle(bundle: Path, dest: Path, release_id: str, change: Callable[[
 def install(bundle: Path, root: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     """Run the bundle's own ``install.sh`` (only the release tree: no user, /etc or units)."""
     return subprocess.run([str(bundle / "install.sh"), "--root", str(root), "--no-system", *extra],
-                          capture_output=True, text=True, timeout=600, env={"PATH": "/usr/bin:/bin", "PYTHON": _system_python()})
+                          capture_output=True, text=True, timeout=600, env={"PATH": "/usr/bin:/bin", "PYTHON": system_python()})
 
 
-def _system_python() -> str:
+def system_python() -> str:
     """A Python 3.11 outside any venv (install.sh makes the release's venv from it)."""
     return getattr(sys, "_base_executable", sys.executable)
