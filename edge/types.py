@@ -60,7 +60,7 @@ class AlignedFace:
         other_faces: other faces seen in the crib zone at the last check (a caregiver leaning in);
             never classified as the infant.
         yaw: how far the face is turned (edge/face/pose.py; 0 frontal, about 0.5 a 3/4 view).
-        pose: ``frontal``, ``turned`` or ``profile`` (a profile is not classified).
+        pose: ``frontal``, ``turned``, ``profile`` or ``unclear`` (edge/face/pose.py; the last two are not classified).
     """
 
     crop: np.ndarray

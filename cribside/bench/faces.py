@@ -13,11 +13,14 @@ Two measurements on real data, printed as tables (``--json`` writes the figures)
   180 and 270 degrees searched as a lost face is (single frame, the full search); a face reported on
   any of them is a false face, given per 1,000 frames with each one named.
 - **Child hits** (``--lookit DIR``: the Lookit laughter clips with ``labels.csv`` naming the child's side
-  of the frame): every clip sampled at 3 fps and tracked as ``cribside run`` does, without a zone and with
-  a crib zone on the child's half; per sampled frame, was a face taken, was it on the child's side
-  (the clips have no face boxes: the side is the reference), was ``caregiver_present`` set; and the
-  aligner's mean and p95 ms for tracked frames, re-detections (a face after a frame without one) and
-  lost frames (no face).
+  of the frame; ``--lookit-annotations DIR``, default benchmarks/lookit: a crib zone drawn for each scene
+  and, for every sampled frame, whether the child's face can be seen): every clip sampled at 3 fps and
+  tracked as ``cribside run`` does, without a zone, with the child's half of the frame as the zone, and
+  with the drawn zone; per sampled frame, was a face taken, was it on the child's side (the clips have no
+  face boxes: the reference is the side of an x line annotated per scene between the child's and the
+  parent's face centres), was ``caregiver_present`` set. The child-hit rate is taken
+  over the frames where the child's face is visible. And the aligner's mean and p95 ms (drawn zone) for
+  tracked frames, re-detections (a face after a frame without one) and lost frames (no face).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ WIDTHS = (40, 48, 64, 96, 160)
 ANGLES = (-180, -150, -120, -90, -60, -30, 0, 30, 60, 90, 120, 150)
 FRAME = (720, 1280)
 _DEFAULT_FACES = Path(__file__).parents[2] / "tests" / "data" / "faces" / "london_expressions_24" / "neutral"
+_DEFAULT_LOOKIT_ANNOTATIONS = Path(__file__).parents[2] / "benchmarks" / "lookit"
 _SAMPLE_FPS = 3.0
 
 
@@ -46,6 +50,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--faces", type=Path, default=_DEFAULT_FACES, help="folder of face photos for the envelope")
     parser.add_argument("--people", type=int, default=12, help="photos used for the envelope (default 12)")
     parser.add_argument("--lookit", type=Path, help="Lookit laughter folder (labels.csv + videos/) for child hits")
+    parser.add_argument("--lookit-annotations", type=Path, default=_DEFAULT_LOOKIT_ANNOTATIONS,
+                        help="zones.csv and child_face_visible.csv for the Lookit clips (default: benchmarks/lookit)")
     parser.add_argument("--no-face-photos", type=Path,
                         help="dlib examples folder (annotations_derived.json): photos with every face painted out")
     parser.add_argument("--no-face-video", type=Path,
@@ -71,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         result["false_faces"] = false_faces(no_face_frames(args.no_face_photos, args.no_face_video))
         print(format_false_faces(result["false_faces"]))
     if args.lookit is not None:
-        result["child_hits"] = child_hits(args.lookit)
+        result["child_hits"] = child_hits(args.lookit, args.lookit_annotations)
         print(format_child_hits(result["child_hits"]))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
@@ -224,23 +230,61 @@ def format_false_faces(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def child_hits(folder: Path) -> dict[str, Any]:
-    """Child-hit figures on the Lookit clips, without and with a crib zone on the child's half."""
+def read_lookit_annotations(folder: Path) -> tuple[dict[str, list[list[float]]], dict[str, float], dict[tuple[str, int], bool]]:
+    """The project's annotations of the Lookit clips: per scene (``zones.csv``) a crib zone (child_id,
+    crib as a JSON polygon of frame fractions) and the x fraction between the child's face centres and the
+    parent's (``child_parent_split_x``: the reference for "on the child"), and per sampled frame whether
+    the child's face can be seen (``child_face_visible.csv``: file name, frame index, yes/no).
+
+    Raises:
+        CribsideError: a file is missing or a row is malformed (named).
+    """
+    zones: dict[str, list[list[float]]] = {}
+    splits: dict[str, float] = {}
+    visible: dict[tuple[str, int], bool] = {}
+    for name in ("zones.csv", "child_face_visible.csv"):
+        if not (folder / name).is_file():
+            raise CribsideError(f"--lookit-annotations {folder}: no {name}")
+    for i, row in enumerate(csv.DictReader((folder / "zones.csv").open(encoding="utf-8")), start=2):
+        try:
+            zones[row["child_id"]] = [[float(x), float(y)] for x, y in json.loads(row["crib"])]
+            splits[row["child_id"]] = float(row["child_parent_split_x"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CribsideError(f"{folder / 'zones.csv'} line {i}: {exc}") from None
+    for i, row in enumerate(csv.DictReader((folder / "child_face_visible.csv").open(encoding="utf-8")), start=2):
+        if row.get("child_face_visible") not in ("yes", "no") or not row.get("frame", "").isdigit():
+            raise CribsideError(f"{folder / 'child_face_visible.csv'} line {i}: want file,frame,child_face_visible (yes/no)")
+        visible[(row["file"], int(row["frame"]))] = row["child_face_visible"] == "yes"
+    return zones, splits, visible
+
+
+_HALVES = {"LEFT": [[0.0, 0.0], [0.5, 0.0], [0.5, 1.0], [0.0, 1.0]], "RIGHT": [[0.5, 0.0], [1.0, 0.0], [1.0, 1.0], [0.5, 1.0]]}
+CHILD_HIT_ZONES = ("no zone", "half frame", "drawn zone")
+
+
+def child_hits(folder: Path, annotations: Path) -> dict[str, Any]:
+    """Child-hit figures on the Lookit clips: without a zone, with the child's half of the frame as the
+    crib zone, and with the zone drawn for each scene (``annotations``, see :func:`read_lookit_annotations`)."""
     from cribside.edge.face.aligner import FaceAligner
+    from cribside.edge.face.pose import NOT_CLASSIFIED
     from cribside.edge.face.zones import CribZone
 
     labels = folder / "labels.csv"
     if not labels.is_file():
         raise CribsideError(f"--lookit {folder}: no labels.csv")
     clips = list(csv.DictReader(labels.open(encoding="utf-8")))
-    halves = {"LEFT": [[0.0, 0.0], [0.5, 0.0], [0.5, 1.0], [0.0, 1.0]], "RIGHT": [[0.5, 0.0], [1.0, 0.0], [1.0, 1.0], [0.5, 1.0]]}
+    drawn, splits, visible = read_lookit_annotations(annotations)
     out: dict[str, Any] = {"clips": len(clips)}
-    for name in ("no zone", "zone on the child's half"):
-        counts = {"sampled": 0, "face": 0, "child_side": 0, "caregiver_present": 0}
+    for name in CHILD_HIT_ZONES:
+        counts = {"sampled": 0, "visible": 0, "face": 0, "child_side": 0, "child_visible": 0, "face_not_visible": 0,
+                  "classified_visible": 0, "classified_not_visible": 0, "caregiver_present": 0}
         ms: dict[str, list[float]] = {"tracked": [], "re-detected": [], "lost": []}
         for clip in clips:
             side = clip["child_side_of_frame"].upper()
-            zone = CribZone.from_lists(halves[side]) if name != "no zone" else None
+            if clip["child_id"] not in drawn:
+                raise CribsideError(f"{annotations / 'zones.csv'}: no zone for child {clip['child_id']}")
+            zone = {"no zone": None, "half frame": CribZone.from_lists(_HALVES[side]),
+                    "drawn zone": CribZone.from_lists(drawn.get(clip["child_id"]))}[name]
             capture = cv2.VideoCapture(str(folder / clip["file"]))
             step, due, index, had_face = float(clip["fps"]) / _SAMPLE_FPS, 0.0, 0, False
             with FaceAligner(track=True, zone=zone) as aligner:
@@ -250,16 +294,26 @@ def child_hits(folder: Path) -> dict[str, Any]:
                         break
                     if index >= due:
                         due += step
+                        key = (Path(clip["file"]).name, index)
+                        if key not in visible:
+                            raise CribsideError(f"{annotations / 'child_face_visible.csv'}: no row for {key[0]} frame {key[1]}")
                         face = aligner.align(image)
                         spent = sum(aligner.timings.values())
                         counts["sampled"] += 1
+                        counts["visible"] += int(visible[key])
                         if face is None:
                             ms["lost"].append(spent)
                         else:
                             ms["tracked" if had_face else "re-detected"].append(spent)
                             counts["face"] += 1
-                            on_left = face.box[0] + face.box[2] / 2 < image.shape[1] / 2
-                            counts["child_side"] += int(on_left == (side == "LEFT"))
+                            on_left = face.box[0] + face.box[2] / 2 < splits[clip["child_id"]] * image.shape[1]
+                            on_child = on_left == (side == "LEFT")
+                            counts["child_side"] += int(on_child)
+                            counts["child_visible"] += int(on_child and visible[key])
+                            counts["face_not_visible"] += int(not visible[key])
+                            classified = face.pose not in NOT_CLASSIFIED
+                            counts["classified_visible"] += int(classified and visible[key])
+                            counts["classified_not_visible"] += int(classified and not visible[key])
                             counts["caregiver_present"] += int(face.other_faces > 0)
                         had_face = face is not None
                     index += 1
@@ -273,15 +327,27 @@ def child_hits(folder: Path) -> dict[str, Any]:
 def format_child_hits(hits: dict[str, Any]) -> str:
     """Child hits and timings as Markdown tables."""
     lines = [f"Child hits: {hits['clips']} Lookit clips at 3 fps, tracked", "",
-             "| | sampled frames | a face taken | on the child's side (of sampled / of taken) | caregiver_present |",
-             "|---|---|---|---|---|"]
-    for name in ("no zone", "zone on the child's half"):
+             "| crib zone | sampled frames | child's face visible | a face taken | on the child's side, of taken "
+             "| child hit, of frames with the child's face visible | of all sampled | faces taken on frames without it "
+             "| caregiver_present |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for name in CHILD_HIT_ZONES:
         c = hits[name]
-        lines.append(f"| {name} | {c['sampled']} | {c['face']} | {c['child_side'] / c['sampled']:.2f} / "
-                     f"{c['child_side'] / max(c['face'], 1):.2f} | {c['caregiver_present']} |")
-    lines += ["", "| aligner ms, zone on | frames | mean | p95 |", "|---|---|---|---|"]
-    for kind, t in hits["zone on the child's half"]["timing"].items():
+        lines.append(f"| {name} | {c['sampled']} | {c['visible']} | {c['face']} | {c['child_side'] / max(c['face'], 1):.2f} "
+                     f"| **{c['child_visible'] / max(c['visible'], 1):.2f}** | {c['child_side'] / c['sampled']:.2f} "
+                     f"| {c['face_not_visible']} | {c['caregiver_present']} |")
+    lines += ["", "Classified (a face taken, not in profile and not unclear), of the frames with and without the child's "
+              "face visible:", "", "| crib zone | face visible: classified | face not visible: classified |", "|---|---|---|"]
+    for name in CHILD_HIT_ZONES:
+        c = hits[name]
+        hidden = c["sampled"] - c["visible"]
+        lines.append(f"| {name} | {c['classified_visible']} of {c['visible']} | {c['classified_not_visible']} of {hidden} |")
+    lines += ["", "| aligner ms, drawn zone | frames | mean | p95 |", "|---|---|---|---|"]
+    timing = hits["drawn zone"]["timing"]
+    for kind, t in timing.items():
         mean = "n/a" if t["mean_ms"] is None else f"{t['mean_ms']:.1f}"
         p95 = "n/a" if t["p95_ms"] is None else f"{t['p95_ms']:.1f}"
         lines.append(f"| {kind} | {t['frames']} | {mean} | {p95} |")
+    if timing["lost"]["mean_ms"] is not None and timing["tracked"]["mean_ms"]:
+        lines.append(f"\nA lost frame costs {timing['lost']['mean_ms'] / timing['tracked']['mean_ms']:.1f}x a tracked one (mean).")
     return "\n".join(lines)

@@ -23,6 +23,7 @@ from cribside.edge.display.annotate import Annotator
 from cribside.edge.display.console import ConsolePrinter, ResultsSink
 from cribside.edge.display.views import CameraView, overlay, result_row, state_key, state_payload
 from cribside.edge.errors import CribsideError
+from cribside.edge.face.pose import NOT_CLASSIFIED
 from cribside.edge.sources.capture import Capture, EndOfSource
 from cribside.edge.sources.health import CaptureStatus, HealthMonitor
 from cribside.edge.temporal.alerts import AlertEvent, AlertMachine, Reading
@@ -189,7 +190,7 @@ class CameraLoop:
         x, y, w, h = (float(v) for v in face.box)
         pose = face.pose
         caregiver = face.other_faces > 0
-        if pose == "profile":  # trained on frontal faces: say so rather than guess (labels unknown)
+        if pose in NOT_CLASSIFIED:  # a profile or an unclear face: say so rather than guess (labels unknown)
             s.window.clear()
             return CameraView(True, (x, y, w, h), None, None, frame.wall_ts, caregiver_present=caregiver, pose=pose)
         started = time.monotonic()

@@ -22,7 +22,7 @@ __all__ = [
     "NullPublisher", "Publisher", "device_topic", "encode_payload", "load_schema",
 ]
 
-SCHEMA_VERSION = 2  # 2: state gained caregiver_present, pose, snoozed_until; alerts caregiver_present
+SCHEMA_VERSION = 3  # 2: state gained caregiver_present, pose, snoozed_until; alerts caregiver_present. 3: pose unclear
 ENVELOPE_FIELDS = ("schema_version", "msg_id", "device_id", "ts")
 
 

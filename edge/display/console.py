@@ -15,6 +15,7 @@ from typing import Any, Protocol, TextIO
 
 from cribside.edge.display.views import state_key
 from cribside.edge.errors import CribsideError
+from cribside.edge.face.pose import NOT_CLASSIFIED
 
 
 def _clock(t_s: float | None, wall_ts: float | None) -> str:
@@ -67,7 +68,7 @@ class ConsolePrinter:
             prob = part["p"][part["label"]] if part["p"] and part["label"] in part["p"] else None
             return str(part["label"]) + (f" ({prob:.2f})" if prob is not None else "")
 
-        face = ("PROFILE" if p.get("pose") == "profile" else "face") if p["face_visible"] else "NO FACE"
+        face = (p["pose"].upper() if p.get("pose") in NOT_CLASSIFIED else "face") if p["face_visible"] else "NO FACE"
         signal = " NO SIGNAL" if p.get("no_signal") and p["alert_level"] != "no_signal" else ""
         caregiver = " +CAREGIVER" if p.get("caregiver_present") else ""
         return (f"state  {face:<7} cry {fmt(p['cry']):<12} pain {fmt(p['pain']):<16} alert {p['alert_level']}"

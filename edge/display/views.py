@@ -26,7 +26,7 @@ class CameraView:
         window: the window that prediction came from.
         wall_ts: unix time of the frame's capture.
         caregiver_present: another face was in the crib zone (never classified as the infant).
-        pose: the face's pose (``frontal``, ``turned``, ``profile``), None without a face.
+        pose: the face's pose (``frontal``, ``turned``, ``profile``, ``unclear``), None without a face.
     """
 
     face_visible: bool = False

@@ -385,7 +385,7 @@ class FaceAligner:
             landmarks=landmarks,
             score=found.presence,
             yaw=(yaw := yaw_ratio(landmarks)),
-            pose=pose_of(yaw),
+            pose=pose_of(yaw, found.presence),
         )
 
     def close(self) -> None:

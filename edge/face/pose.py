@@ -1,4 +1,5 @@
-"""How far a face is turned from the camera (yaw), from the mesh, and when it is too far to classify.
+"""How a face is seen: how far it is turned from the camera (yaw, from the mesh), how clearly the landmark
+model sees it (its presence score), and when either is too poor to classify.
 
 The nose tip's offset from the midpoint of the outer eye corners, along the eye line, in units of the
 eye-corner distance: about 0 for a frontal face, growing with the turn (a 3/4 view is about 0.5). The
@@ -7,6 +8,14 @@ says ``profile`` and does not classify it (labels ``unknown``) rather than guess
 
 Measured here: 48 photos of 24 frontal adults (the London set in tests/data): |yaw| median 0.019,
 max 0.093; Lookit webcam clips of toddlers and parents (3/4 views and profiles): median 0.37.
+
+A face is found (and followed) from a presence of 0.5, but classified only from ``CLEAR`` (0.9): below it
+the landmark model has fitted a face to something it is unsure of, most often a head bent down with the
+face hidden, the top or back of a head, a blurred or half-covered face. Such a face is ``unclear`` and,
+like a profile, not classified: an infant face-down must not read as a calm one. Measured on the Lookit
+clips with a crib zone (benchmarks/RESULTS.md): of the faces taken on frames where a person sees no
+child's face, 30 of 42 score below 0.9 (the median is 0.83); of those on frames with the child's face
+visible, 41 of 205 (the median is 1.0). London's frontal photos and the synthetic faces score 1.0.
 """
 
 from __future__ import annotations
@@ -18,7 +27,9 @@ import cribside.edge.face.mesh as mesh
 NOSE_TIP = 1
 TURNED = 0.2  # |yaw| from here: "turned" (still classified)
 PROFILE = 0.45  # |yaw| from here: "profile" (not classified)
-POSES = ("frontal", "turned", "profile")
+CLEAR = 0.9  # presence below this: "unclear" (not classified)
+POSES = ("frontal", "turned", "profile", "unclear")
+NOT_CLASSIFIED = ("profile", "unclear")
 
 
 def yaw_ratio(landmarks: np.ndarray) -> float:
@@ -33,7 +44,12 @@ def yaw_ratio(landmarks: np.ndarray) -> float:
     return float(np.dot(offset, eye_line) / distance**2)
 
 
-def pose_of(yaw: float) -> str:
-    """``frontal``, ``turned`` or ``profile`` for a yaw ratio."""
+def pose_of(yaw: float, presence: float = 1.0) -> str:
+    """``frontal``, ``turned`` or ``profile`` for a yaw ratio; ``unclear`` for a face that is not in
+    profile but that the landmark model sees with a presence below ``CLEAR``."""
     turn = abs(yaw)
-    return "profile" if turn >= PROFILE else ("turned" if turn >= TURNED else "frontal")
+    if turn >= PROFILE:
+        return "profile"
+    if presence < CLEAR:
+        return "unclear"
+    return "turned" if turn >= TURNED else "frontal"

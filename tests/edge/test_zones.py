@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from support.face import LONDON_24
+from support.face import LONDON_24, LOOKIT, LOOKIT_CRIB
 
 LEFT_CRIB = [[0.05, 0.2], [0.55, 0.2], [0.55, 0.9], [0.05, 0.9]]
 
@@ -174,6 +174,39 @@ def test_pose_is_frontal_on_frontal_photos_and_profile_when_the_nose_passes_the_
     landmarks[1] = (130 + 0.5 * 60, 130)  # a 3/4 view: the nose half an eye distance aside
     assert yaw_ratio(landmarks) == pytest.approx(0.5) and pose_of(0.5) == "profile" and 0.5 >= PROFILE
     assert pose_of(-0.3) == "turned"
+    # Below CLEAR the landmark model is unsure of the face: unclear, unless the geometry says profile.
+    assert pose_of(0.0, presence=0.89) == "unclear" and pose_of(-0.3, presence=0.6) == "unclear"
+    assert pose_of(0.5, presence=0.6) == "profile" and pose_of(0.0, presence=0.9) == "frontal"
+
+
+@pytest.mark.parametrize("frame", ["head_bent_down_1.jpg", "head_bent_down_2.jpg", "head_bent_down_3.jpg"])
+def test_an_infants_head_bent_down_is_found_but_unclear_so_not_classified(face_models, frame: str) -> None:
+    """Real frames where a person sees no face (the infant's head bent over the tray): the landmark model
+    still fits a face to the head, with a presence below CLEAR, so it is unclear and not classified."""
+    from cribside.edge.face.aligner import FaceAligner
+    from cribside.edge.face.pose import CLEAR, NOT_CLASSIFIED
+    from cribside.edge.face.zones import CribZone
+
+    image = cv2.imread(str(LOOKIT / frame))
+    with FaceAligner(zone=CribZone.from_lists(LOOKIT_CRIB)) as aligner:
+        face = aligner.align(image)
+    assert face is not None and centre_x(face) < 0.62 * image.shape[1]  # the infant's head, in the high chair
+    assert face.score < CLEAR and face.pose == "unclear" and face.pose in NOT_CLASSIFIED
+
+
+def test_an_infants_face_seen_clearly_is_classified_and_without_the_zone_the_parent_is_taken(face_models) -> None:
+    from cribside.edge.face.aligner import FaceAligner
+    from cribside.edge.face.pose import CLEAR, NOT_CLASSIFIED
+    from cribside.edge.face.zones import CribZone
+
+    image = cv2.imread(str(LOOKIT / "face_turned.jpg"))
+    with FaceAligner(zone=CribZone.from_lists(LOOKIT_CRIB)) as aligner:
+        face = aligner.align(image)
+    assert face is not None and face.score >= CLEAR and face.pose not in NOT_CLASSIFIED
+    bent = cv2.imread(str(LOOKIT / "head_bent_down_3.jpg"))
+    with FaceAligner() as aligner:  # no zone: the parent's clear face on the right is the largest
+        parent = aligner.align(bent)
+    assert parent is not None and centre_x(parent) > 0.62 * bent.shape[1] and parent.pose not in NOT_CLASSIFIED
 
 
 def test_real_frontal_faces_are_frontal_and_a_profile_is_not_classified(face_models) -> None:
@@ -182,3 +215,20 @@ def test_real_frontal_faces_are_frontal_and_a_profile_is_not_classified(face_mod
     with FaceAligner() as aligner:
         poses = [aligner.align(cv2.imread(str(p))).pose for p in sorted((LONDON_24 / "neutral").glob("*.jpg"))[:8]]
     assert poses == ["frontal"] * 8
+
+
+def test_lookit_annotations_parse_and_a_bad_row_is_named(tmp_path: Path) -> None:
+    """The child-hit bench's annotations (benchmarks/lookit) load; a malformed file is a one-line error."""
+    from cribside.bench.faces import _DEFAULT_LOOKIT_ANNOTATIONS, read_lookit_annotations
+    from cribside.edge.errors import CribsideError
+
+    zones, splits, visible = read_lookit_annotations(_DEFAULT_LOOKIT_ANNOTATIONS)
+    assert set(zones) == set(splits) == {"2UWdXP", "3dC3SQ"} and all(0 < x < 1 for x in splits.values())
+    assert len(visible) == 321 and 0 < sum(visible.values()) < 321
+    (tmp_path / "zones.csv").write_text("child_id,crib,child_parent_split_x\nA,[[0, 0], [1, 0]],0.5\n", encoding="utf-8")
+    (tmp_path / "child_face_visible.csv").write_text("file,frame,child_face_visible\nclip.mp4,3,maybe\n", encoding="utf-8")
+    with pytest.raises(CribsideError, match=r"zones.csv line 2"):
+        read_lookit_annotations(tmp_path)
+    (tmp_path / "zones.csv").write_text('child_id,crib,child_parent_split_x\nA,"[[0, 0], [1, 0], [1, 1]]",0.5\n', encoding="utf-8")
+    with pytest.raises(CribsideError, match=r"child_face_visible.csv line 2"):
+        read_lookit_annotations(tmp_path)
