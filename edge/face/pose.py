@@ -14,8 +14,8 @@ the landmark model has fitted a face to something it is unsure of, most often a 
 face hidden, the top or back of a head, a blurred or half-covered face. Such a face is ``unclear`` and,
 like a profile, not classified: an infant face-down must not read as a calm one. Measured on the Lookit
 clips with a crib zone (benchmarks/RESULTS.md): of the faces taken on frames where a person sees no
-child's face, 30 of 42 score below 0.9 (the median is 0.83); of those on frames with the child's face
-visible, 41 of 205 (the median is 1.0). London's frontal photos and the synthetic faces score 1.0.
+child's face, 29 of 42 score below 0.9 (the median is about 0.8); of those on frames with the child's
+face visible, 41 of 205 (the median is 1.0). London's frontal photos and the synthetic faces score 1.0.
 """
 
 from __future__ import annotations

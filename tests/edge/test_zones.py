@@ -232,3 +232,31 @@ def test_lookit_annotations_parse_and_a_bad_row_is_named(tmp_path: Path) -> None
     (tmp_path / "zones.csv").write_text('child_id,crib,child_parent_split_x\nA,"[[0, 0], [1, 0], [1, 1]]",0.5\n', encoding="utf-8")
     with pytest.raises(CribsideError, match=r"child_face_visible.csv line 2"):
         read_lookit_annotations(tmp_path)
+
+
+def test_a_face_lost_while_tracked_is_searched_for_first_at_the_angle_it_was_lost_at(face_models) -> None:
+    """A real face upside down, tracked, hidden for one frame: the fresh search plans only the rotated
+    copies nearest the angle it was lost at (3 of 7); a reset (a new scene) plans all seven again."""
+    import math
+
+    from cribside.bench.faces import place
+    from cribside.edge.face.aligner import FaceAligner
+
+    photo = cv2.imread(str(sorted((LONDON_24 / "neutral").glob("*.jpg"))[0]))
+    with FaceAligner() as still:
+        box = still.align(photo).box
+    frame, _ = place(photo, box, 120, 180, np.random.default_rng(1))
+    blank = np.full_like(frame, 110)
+
+    def planned(aligner) -> set[int]:
+        return {round(math.degrees(p[1])) for p in aligner._search(frame) if p[1] != 0.0}
+
+    with FaceAligner(track=True) as aligner:
+        assert any(aligner.align(frame) is not None for _ in range(3))  # found, then tracked
+        assert aligner.align(frame) is not None
+        assert aligner.align(blank) is None  # lost while tracked, upside down
+        assert planned(aligner) == {180, 135, -135}
+        aligner.reset()
+        assert len(planned(aligner)) == len(aligner.settings.retry_angles_deg) == 7
+        assert aligner.align(blank) is None
+        assert aligner.align(frame) is not None

@@ -79,7 +79,8 @@ def test_eval_prints_the_baseline_and_the_verdict(trained_run: Path, tmp_path: P
     assert main(["eval", str(trained_run), "--out", str(tmp_path), "--no-figures"]) == 0
     out = capsys.readouterr().out
     assert "HOG+logistic baseline" in out and "ROC AUC" in out
-    assert "the HOG baseline on cry F1" in out and ("model beats" in out or "model does not beat" in out)
+    # The verdict is one of three: on a tiny synthetic run the model and HOG may tie on cry F1 ("matches").
+    assert any(f"model {v} the HOG baseline on cry F1" in out for v in ("beats", "matches", "does not beat"))
     report = json.loads((tmp_path / "report.json").read_text())
     assert "baseline_majority" in report and report["baseline_hog"]["n_windows"] == report["metrics"]["n_windows"]
     assert set(report["beats_hog_baseline"]) == {"cry_f1", "pain_weighted_f1"}
