@@ -25,16 +25,13 @@ from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from cribside.bench.faces import read_lookit_annotations
 from cribside.edge.face.aligner import FaceAligner
 from cribside.edge.face.pose import NOT_CLASSIFIED
 from cribside.edge.face.zones import CribZone
 from cribside.training.evaluate.baseline import hog
 
-# Lookit scenes: (child's zone, parent's zone), frame fractions.
-LOOKIT_ZONES = {
-    "2UWdXP": ([[0, 0.55], [0.62, 0.55], [0.62, 1], [0, 1]], [[0.64, 0], [1, 0], [1, 1], [0.64, 1]]),
-    "3dC3SQ": ([[0.5, 0], [1, 0], [1, 1], [0.5, 1]], [[0, 0], [0.5, 0], [0.5, 1], [0, 1]]),
-}
+ANNOTATIONS = Path(__file__).parent / "lookit"  # each scene's crib zone and child/parent split (zones.csv)
 STEP = 2  # every 2nd video frame
 
 
@@ -70,9 +67,12 @@ def collect(data: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         people.extend([person] * len(batch))
 
     lookit = data / "infants" / "lookit_laughter"
+    zones, splits, _ = read_lookit_annotations(ANNOTATIONS)
     for clip in csv.DictReader((lookit / "labels.csv").open(encoding="utf-8")):
-        child_zone, parent_zone = LOOKIT_ZONES[clip["child_id"]]
-        add(video_crops(lookit / clip["file"], child_zone), 1, "child " + clip["child_id"])
+        x = splits[clip["child_id"]]  # the parent: the whole other side of the split
+        left, right = [[0, 0], [x, 0], [x, 1], [0, 1]], [[x, 0], [1, 0], [1, 1], [x, 1]]
+        parent_zone = right if clip["child_side_of_frame"].upper() == "LEFT" else left
+        add(video_crops(lookit / clip["file"], zones[clip["child_id"]]), 1, "child " + clip["child_id"])
         add(video_crops(lookit / clip["file"], parent_zone), 0, "parent of " + clip["child_id"])
     icatcher = data / "infants" / "icatcher_plus_lookit"
     counts = {int(a): int(b) for a, b in csv.reader((icatcher / "fd_video_face_counts_per_frame.csv").open()) if a.isdigit()}
@@ -98,7 +98,7 @@ def main() -> None:
     rng.shuffle(adults)
     fold_of = {p: i for i, p in enumerate(children)}
     fold_of |= {p: i % len(children) for i, p in enumerate(adults)}
-    fold_of |= {"parent of " + c.split()[-1]: fold_of[c] for c in children if c.split()[-1] in LOOKIT_ZONES}
+    fold_of |= {p: fold_of["child " + p.split()[-1]] for p in set(people) if p.startswith("parent of")}
     fold = np.array([fold_of[p] for p in people])
     print(f"{len(children)} children ({(y == 1).sum()} crops), {len(set(people[y == 0]))} adults ({(y == 0).sum()} crops); "
           "frontal and turned faces only\n")

@@ -274,6 +274,15 @@ def child_hits(folder: Path, annotations: Path) -> dict[str, Any]:
         raise CribsideError(f"--lookit {folder}: no labels.csv")
     clips = list(csv.DictReader(labels.open(encoding="utf-8")))
     drawn, splits, visible = read_lookit_annotations(annotations)
+    missing = sorted({clip["child_id"] for clip in clips} - set(drawn))
+    if missing:
+        raise CribsideError(f"{annotations / 'zones.csv'}: no zone for child {', '.join(missing)}")
+
+    def zone_for(name: str, clip: dict[str, str]) -> CribZone | None:
+        if name == "half frame":
+            return CribZone.from_lists(_HALVES[clip["child_side_of_frame"].upper()])
+        return CribZone.from_lists(drawn[clip["child_id"]]) if name == "drawn zone" else None
+
     out: dict[str, Any] = {"clips": len(clips)}
     for name in CHILD_HIT_ZONES:
         counts = {"sampled": 0, "visible": 0, "face": 0, "child_side": 0, "child_visible": 0, "face_not_visible": 0,
@@ -281,20 +290,18 @@ def child_hits(folder: Path, annotations: Path) -> dict[str, Any]:
         ms: dict[str, list[float]] = {"tracked": [], "re-detected": [], "lost": []}
         for clip in clips:
             side = clip["child_side_of_frame"].upper()
-            if clip["child_id"] not in drawn:
-                raise CribsideError(f"{annotations / 'zones.csv'}: no zone for child {clip['child_id']}")
-            zone = {"no zone": None, "half frame": CribZone.from_lists(_HALVES[side]),
-                    "drawn zone": CribZone.from_lists(drawn.get(clip["child_id"]))}[name]
+            split_x = splits[clip["child_id"]]
+            file_name = Path(clip["file"]).name
             capture = cv2.VideoCapture(str(folder / clip["file"]))
             step, due, index, had_face = float(clip["fps"]) / _SAMPLE_FPS, 0.0, 0, False
-            with FaceAligner(track=True, zone=zone) as aligner:
+            with FaceAligner(track=True, zone=zone_for(name, clip)) as aligner:
                 while True:
                     ok, image = capture.read()
                     if not ok:
                         break
                     if index >= due:
                         due += step
-                        key = (Path(clip["file"]).name, index)
+                        key = (file_name, index)
                         if key not in visible:
                             raise CribsideError(f"{annotations / 'child_face_visible.csv'}: no row for {key[0]} frame {key[1]}")
                         face = aligner.align(image)
@@ -306,7 +313,7 @@ def child_hits(folder: Path, annotations: Path) -> dict[str, Any]:
                         else:
                             ms["tracked" if had_face else "re-detected"].append(spent)
                             counts["face"] += 1
-                            on_left = face.box[0] + face.box[2] / 2 < splits[clip["child_id"]] * image.shape[1]
+                            on_left = face.box[0] + face.box[2] / 2 < split_x * image.shape[1]
                             on_child = on_left == (side == "LEFT")
                             counts["child_side"] += int(on_child)
                             counts["child_visible"] += int(on_child and visible[key])

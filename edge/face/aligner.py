@@ -54,8 +54,8 @@ _TILE_STRIDE = 0.75
 _Pass = tuple[BlazeFaceDetector, float, float | None, RotatedRect | None]
 # Rotated copies in the fresh search after a tracked face was lost: the 3 (of 7) nearest its last angle.
 # Each copy is one more look, which also finds faces the upright passes miss (a pacifier, a hand): on
-# iCatcher's infant video 3 keep 0.96 of the faces (all 7: 0.97, 2: 0.95), and a lost frame costs 2.8-2.9x
-# a tracked one on the Lookit clips (all 7: 3.2x).
+# iCatcher's infant video 3 keep 0.96 of the faces (all 7: 0.97, 2: 0.95), and a lost frame costs about 3x
+# a tracked one on the Lookit clips (2.8-3.1x over five runs; all 7: 3.2x).
 _FRESH_ROTATED = 3
 # While a face is tracked (no detection), look for other faces in the crib zone every this many frames
 # (at 3 fps: once a second; the two upright detections, a few ms).
