@@ -10,7 +10,8 @@ one line naming the field and the path; any problem exits 2. Otherwise it prints
 
 Warnings (printed, exit 0): a password or TLS key file others can read, a config
 others can change, a password sent over plain TCP to another host
-(:func:`cribside.edge.config.secrets.security_warnings`).
+(:func:`cribside.edge.config.secrets.security_warnings`), and a camera without a crib zone
+(:func:`cribside.edge.config.zones.zone_warnings`).
 
 Secrets are never printed: the summary says where a password comes from, not
 what it is, and stream URLs lose their ``user:password@`` everywhere in the output.
@@ -27,6 +28,7 @@ from pathlib import Path
 
 from cribside.edge.config import ConfigError, DeviceConfig, MqttConfig, load_config
 from cribside.edge.config.secrets import password_source, read_mqtt_password, security_warnings
+from cribside.edge.config.zones import crib_zone, zone_warnings
 from cribside.edge.errors import CribsideError
 from cribside.edge.sources.base import SourceOptions, file_source_path, redact_url
 from cribside.edge.sources.registry import open_source
@@ -42,7 +44,8 @@ def summary(cfg: DeviceConfig) -> list[str]:
     lines = [
         f"models: {cfg.models.dir} (variant {cfg.models.variant}, delegate {cfg.models.delegate}, threads {cfg.models.threads})",
         f"cameras: {len(cfg.cameras)}"
-        + "".join(f"\n  - {c.device_id}: {c.source} ({c.width}x{c.height}{', realtime' if c.realtime else ''})" for c in cfg.cameras),
+        + "".join(f"\n  - {c.device_id}: {c.source} ({c.width}x{c.height}{', realtime' if c.realtime else ''}), {crib_zone(c).describe()}"
+                  for c in cfg.cameras),
     ]
     if cfg.mqtt is None:
         lines.append("mqtt: off (events go to the terminal only)")
@@ -258,7 +261,7 @@ def run(args: argparse.Namespace) -> int:
         print(redact_url(f"cribside config validate: error: {exc}"), file=sys.stderr)
         return 2
     problems = check_references(cfg)
-    for line in security_warnings(cfg, args.config):
+    for line in security_warnings(cfg, args.config) + zone_warnings(cfg):
         print(redact_url(f"warning: {line}"), file=sys.stderr)
     if problems:
         print(f"{args.config}: {len(problems)} problem(s):", file=sys.stderr)

@@ -8,6 +8,7 @@ One row per check with pass / warn / fail, what was found and, for anything not 
 - cameras: each opens and delivers a frame (skipped with ``--quick``);
 - broker: connect with the configured TLS and auth, publish and receive on ``<prefix>/<id>/doctor``
   (skipped with ``--quick``);
+- zones: each camera has a crib zone (a warning without one: any face in view can be taken for the infant's);
 - disk: free space for the outbox;
 - clock: synchronised (``timedatectl``), as alert times depend on it;
 - temperature and throttling on a Raspberry Pi (when the machine reports them).
@@ -91,6 +92,8 @@ def checks(config_path: Path, *, quick: bool = False, skip: frozenset[str] = fro
             add(f"camera {camera.device_id}", lambda camera=camera: _camera(camera))
         if config.mqtt is not None and "broker" not in skip:
             add("broker", lambda: _broker(config))
+    for camera in config.cameras:
+        add(f"zone {camera.device_id}", lambda camera=camera: _zone(camera, config_path))
     add("disk", lambda: _disk(config.outbox.path))
     add("clock", _clock)
     temperature = _temperature()
@@ -119,6 +122,16 @@ def _face_models() -> tuple[str, str, str]:
     with FaceAligner():
         pass
     return PASS, "MediaPipe face models load (sha256-checked)", ""
+
+
+def _zone(camera: Any, config_path: Path) -> tuple[str, str, str]:
+    from cribside.edge.config.zones import crib_zone
+
+    detail = crib_zone(camera).describe()
+    if camera.zone.crib is None:
+        return (WARN, detail + ": any face in view (a parent's, a nurse's) can be taken for the infant's",
+                f"draw one: cribside zones --config {config_path} --camera {camera.device_id} --out zone.png")
+    return PASS, detail, ""
 
 
 def _camera(camera: Any) -> tuple[str, str, str]:

@@ -38,10 +38,11 @@ def run(args: argparse.Namespace) -> int:
     from cribside.edge.app.runner import run_device
     from cribside.edge.config import config_from_dict, load_config
     from cribside.edge.config.secrets import security_warnings
+    from cribside.edge.config.zones import zone_warnings
 
     # Without a file: the defaults, still with CRIBSIDE__SECTION__FIELD environment overrides.
     config = load_config(args.config) if args.config else config_from_dict({}, source="defaults")
-    for warning in security_warnings(config, args.config):
+    for warning in security_warnings(config, args.config) + zone_warnings(config):
         log.warning("%s", warning)
     cameras = cameras_with_source(config, args.source, args.realtime)
     models_dir = args.models or config.models.dir

@@ -33,8 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Grab or read the frame, find the faces, draw, print."""
-    from cribside.edge.app.build import crib_zone
     from cribside.edge.config import load_config
+    from cribside.edge.config.zones import crib_zone
     from cribside.edge.face.aligner import FaceAligner
 
     config = load_config(args.config)

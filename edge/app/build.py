@@ -13,13 +13,14 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cribside.edge.app.loop import STATE_VALID_HEARTBEATS, CameraLoop, LoopSettings, Stages
 from cribside.edge.app.stats import RunStats
 from cribside.edge.comms.contract import NullPublisher, Publisher
 from cribside.edge.comms.episodes import EpisodeJournal
 from cribside.edge.config import CameraConfig, DeviceConfig, MqttConfig
+from cribside.edge.config.zones import crib_zone
 from cribside.edge.display.annotate import Annotator
 from cribside.edge.display.console import ConsolePrinter, ResultsSink, ResultsWriter
 from cribside.edge.errors import CribsideError
@@ -30,9 +31,6 @@ from cribside.edge.sources.registry import open_source
 from cribside.edge.temporal.alerts import AlertMachine, AlertSettings
 from cribside.edge.temporal.sampling import Sampler
 from cribside.edge.temporal.window import LatentWindow
-
-if TYPE_CHECKING:
-    from cribside.edge.face.zones import CribZone
 
 log = logging.getLogger(__name__)
 
@@ -207,13 +205,6 @@ def episode_journal_path(config: DeviceConfig) -> Path:
 def _open(camera: CameraConfig) -> FrameSource:
     options = SourceOptions(realtime=camera.realtime, width=camera.width, height=camera.height)
     return open_source(camera.source, options)
-
-
-def crib_zone(camera: CameraConfig) -> CribZone:
-    """The camera's crib zone for the aligner."""
-    from cribside.edge.face.zones import CribZone
-
-    return CribZone.from_lists(camera.zone.crib, camera.zone.masks)
 
 
 def _camera_loop(shared: _Shared, camera: CameraConfig, source: FrameSource, closers: contextlib.ExitStack) -> CameraLoop:

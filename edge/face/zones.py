@@ -34,6 +34,13 @@ class CribZone:
         """True when nothing restricts where a face may be."""
         return self.crib is None and not self.masks
 
+    def describe(self) -> str:
+        """One line for a technician: the crib's share of the frame and the masks."""
+        masks = f", {len(self.masks)} mask{'s' if len(self.masks) != 1 else ''}" if self.masks else ""
+        if self.crib is None:
+            return "no crib zone (the whole frame)" + masks
+        return f"crib zone of {len(self.crib)} points, {area(self.crib):.0%} of the frame" + masks
+
     def contains(self, point_px: Sequence[float], shape: Sequence[int]) -> bool:
         """Whether a point (x, y) in pixels of an (H, W, ...) frame is in the crib and in no mask."""
         if self.masked(point_px, shape):
@@ -63,6 +70,13 @@ def _fraction(point_px: Sequence[float], shape: Sequence[int]) -> Point:
 
 def _polygon(points: Sequence[Sequence[float]]) -> Polygon:
     return tuple((float(p[0]), float(p[1])) for p in points)
+
+
+def area(polygon: Polygon) -> float:
+    """Area of a simple polygon (shoelace), in the square of its units: a fraction of the frame here."""
+    xs = np.array([p[0] for p in polygon])
+    ys = np.array([p[1] for p in polygon])
+    return float(abs(np.dot(xs, np.roll(ys, -1)) - np.dot(ys, np.roll(xs, -1))) / 2)
 
 
 def inside(point: Point, polygon: Polygon) -> bool:

@@ -42,7 +42,8 @@ def _face_models_here(face_models_dir: Path, monkeypatch: pytest.MonkeyPatch) ->
 
 def config(tmp_path: Path, **sections: object) -> dict:
     """A valid config: the demo models, the demo video; ``sections`` replace or add sections."""
-    data: dict = {"models": {"dir": str(SAMPLE_MODELS)}, "cameras": [{"device_id": "crib-1", "source": str(SAMPLE_VIDEO)}]}
+    crib = {"crib": [[0.1, 0.2], [0.7, 0.2], [0.7, 0.9], [0.1, 0.9]]}
+    data: dict = {"models": {"dir": str(SAMPLE_MODELS)}, "cameras": [{"device_id": "crib-1", "source": str(SAMPLE_VIDEO), "zone": crib}]}
     data.update(sections)
     return data
 
@@ -69,12 +70,28 @@ def test_a_complete_config_is_ok_with_its_summary(tmp_path, capsys):
     code, out, err = validate(write(tmp_path, config(tmp_path)), capsys)
     assert code == 0, err
     assert out.startswith("ok: ") and f"models: {SAMPLE_MODELS}" in out and f"crib-1: {SAMPLE_VIDEO}" in out
+    assert "crib zone of 4 points, 42% of the frame" in out  # 0.6 x 0.7
     assert err == ""
 
 
 def test_the_shipped_demo_config_validates(capsys):
     code, out, err = validate(ROOT / "deploy" / "configs" / "demo.yaml", capsys)
-    assert code == 0, err
+    assert code == 0 and err == "", err
+    assert "crib zone of 4 points, 100% of the frame" in out
+
+
+def test_a_camera_without_a_crib_zone_is_a_warning(tmp_path, capsys):
+    data = config(tmp_path)
+    data["cameras"] = [{"device_id": "crib-1", "source": str(SAMPLE_VIDEO)},
+                       {"device_id": "crib-2", "source": str(SAMPLE_VIDEO), "zone": {"masks": [[[0, 0], [0.2, 0], [0.2, 0.2]]]}},
+                       data["cameras"][0] | {"device_id": "crib-3"}]
+    code, out, err = validate(write(tmp_path, data), capsys)
+    assert code == 0 and out.startswith("ok:")
+    lines = err.splitlines()
+    assert len(lines) == 2 and all(line.startswith("warning: cameras[crib-") for line in lines), err
+    assert lines[0].startswith("warning: cameras[crib-1].zone.crib: not set, so the whole frame is the crib")
+    assert "--camera crib-1" in lines[0] and "crib-2" in lines[1]  # masks alone do not say where the infant lies
+    assert "crib-1: " in out and "no crib zone (the whole frame)" in out and "no crib zone (the whole frame), 1 mask" in out
 
 
 def _missing_models(tmp_path: Path) -> tuple[dict, str]:
@@ -421,4 +438,10 @@ def test_run_logs_the_same_warnings_at_start(tmp_path, caplog):
     assert main(["run", "--config", str(path)]) == 2
     warnings = [r.getMessage() for r in caplog.records if r.name == "cribside.commands.run"]
     assert any(f"mqtt.password_file: {pw} is readable by everyone" in w for w in warnings), warnings
+    assert not any("zone" in w for w in warnings), warnings  # this camera has its crib zone
+    data["cameras"][0].pop("zone")
+    caplog.clear()
+    assert main(["run", "--config", str(write(tmp_path, data))]) == 2
+    warnings = [r.getMessage() for r in caplog.records if r.name == "cribside.commands.run"]
+    assert any(w.startswith("cameras[crib-1].zone.crib: not set") for w in warnings), warnings
     assert all("secret" not in w for w in warnings)

@@ -36,7 +36,7 @@ def centre_x(face) -> float:
 
 
 def test_polygon_and_masks() -> None:
-    from cribside.edge.face.zones import CribZone, inside
+    from cribside.edge.face.zones import CribZone, area, inside
 
     square = ((0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0))
     assert inside((0.5, 0.5), square) and not inside((1.5, 0.5), square)
@@ -48,6 +48,9 @@ def test_polygon_and_masks() -> None:
     assert not zone.contains((1000, 400), shape)  # right of it
     assert not zone.contains((0.15 * 1280, 0.35 * 720), shape)  # in the crib but masked
     assert CribZone().contains((1000, 400), shape) and CribZone().is_whole_frame
+    assert area(triangle) == 0.5 and area(square[::-1]) == 1.0  # either winding
+    assert CribZone().describe() == "no crib zone (the whole frame)"
+    assert zone.describe() == f"crib zone of {len(LEFT_CRIB)} points, {area(zone.crib):.0%} of the frame, 1 mask"
 
 
 def test_without_a_zone_the_larger_face_is_taken_and_the_other_is_counted(face_models) -> None:
