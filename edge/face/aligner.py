@@ -13,6 +13,7 @@ import math
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -50,13 +51,32 @@ _FULL_SEARCH_FRAMES = 2
 _TILE_FRACTION = 0.5
 _TILE_MIN_PX = 160
 _TILE_STRIDE = 0.75
-# One detection pass: detector, in-plane angle, score threshold (None: the detector's), tile (None: whole frame).
-_Pass = tuple[BlazeFaceDetector, float, float | None, RotatedRect | None]
+
+
+class _Pass(NamedTuple):
+    """One detection pass: detector, in-plane angle of the whole frame, score threshold (None: the
+    detector's), tile (None: the whole frame; else a rotated square seen upright), and how many ROIs of
+    each detection the mesh may try (the upright re-detection first, then the detector's own)."""
+
+    detector: BlazeFaceDetector
+    angle: float
+    min_score: float | None = None
+    tile: RotatedRect | None = None
+    rois: int = 3
+
+
 # Rotated copies in the fresh search after a tracked face was lost: the 3 (of 7) nearest its last angle.
 # Each copy is one more look, which also finds faces the upright passes miss (a pacifier, a hand): on
-# iCatcher's infant video 3 keep 0.96 of the faces (all 7: 0.97, 2: 0.95), and a lost frame costs about 3x
-# a tracked one on the Lookit clips (2.8-3.1x over five runs; all 7: 3.2x).
+# iCatcher's infant video 3 keep 0.96 of the faces (all 7: 0.97, 2: 0.95); on the Lookit clips 3 took a
+# lost frame from 3.2x a tracked one to 3.0x (measured before the windows of _NEAR_LOST).
 _FRESH_ROTATED = 3
+# Detection windows where a tracked face was lost: (detector, side as a multiple of the lost ROI's side),
+# about 2 and 4 face widths. A child who turns towards 3/4 or profile, or moves, between two frames at 3 fps
+# is seen there at its own scale, where the whole-frame passes see it a few pixels wide: on the Lookit clips
+# with a drawn zone they take child hits from 204 to 213 of 232, and the search stops sooner, so a lost frame
+# costs less (about 2.7x a tracked one, was 3.0x). Each detection in them gets 2 mesh ROIs, not 3, so they
+# leave the rotated copies their share of the mesh budget (with 3, iCatcher's video lost one more face).
+_NEAR_LOST = (("short", 1.33), ("full", 2.67))
 # While a face is tracked (no detection), look for other faces in the crib zone every this many frames
 # (at 3 fps: once a second; the two upright detections, a few ms).
 _OTHERS_EVERY = 3
@@ -114,7 +134,7 @@ class FaceAligner:
         self._others = 0
         self._since_check = 0
         self._search_step = 0
-        self._lost_angle: float | None = None  # the eye line's angle when the tracked face was lost
+        self._lost_roi: RotatedRect | None = None  # where the tracked face was when it was lost
         self._check_model_pins()
         paths = ensure_face_models(models_dir)
         s = self.settings
@@ -142,7 +162,7 @@ class FaceAligner:
         self._others = 0
         self._since_check = 0
         self._search_step = 0
-        self._lost_angle = None
+        self._lost_roi = None
 
     def align(self, bgr: np.ndarray) -> AlignedFace | None:
         """Align the selected face of one frame.
@@ -196,7 +216,7 @@ class FaceAligner:
         result = self._run_mesh(image, self._roi)
         if result.presence >= self.settings.presence_threshold and self._in_zone(result.landmarks_px, image):
             return result
-        self._lost_angle = self._roi.angle_rad  # where the search looks first
+        self._lost_roi = self._roi  # where the search looks first
         self._roi = None  # lost the face (or it left the crib zone): re-detect in this very frame
         return None
 
@@ -213,8 +233,8 @@ class FaceAligner:
         """
         image = as_bgr(image)
         found: list[Detection] = []
-        for detector, angle, min_score, _ in self._passes()[:self._upright_count()]:
-            for det in self._timed_detect(detector, image, angle, min_score):
+        for search in self._passes()[:self._upright_count()]:
+            for det in self._timed_detect(search.detector, image, search.angle, search.min_score):
                 if not any(_same_face(det, f) for f in found):
                     found.append(det)
         return found
@@ -248,45 +268,59 @@ class FaceAligner:
         Each rotated copy is one more chance for a false face, so those passes use a
         stricter score threshold, keeping the whole search about as selective as one pass.
         """
-        passes: list[_Pass] = [(self._short, 0.0, None, None)]
+        passes = [_Pass(self._short, 0.0)]
         if self._full is not None:
-            passes.append((self._full, 0.0, None, None))
+            passes.append(_Pass(self._full, 0.0))
         retry = self.settings.retry_score_threshold
-        return passes + [(self._short, math.radians(a), retry, None) for a in self.settings.retry_angles_deg]
+        return passes + [_Pass(self._short, math.radians(a), retry) for a in self.settings.retry_angles_deg]
 
     def _search(self, image: np.ndarray) -> list[_Pass]:
         """The passes of this frame's search.
 
         A single image gets the whole search at once. On video (``track``) the first
         ``_FULL_SEARCH_FRAMES`` frames after a loss do too (a face that just turned is found at once),
-        with one zoomed tile each and, when a tracked face was lost, only the rotated copies nearest
-        its last angle (:meth:`_rotated_first`);
-        while the face stays away, every frame runs the two upright passes and one more, taken in turn
-        from the rotated copies and the zoomed tiles (below), so a long absence costs about what a
+        with one zoomed tile each; when a tracked face was lost, the windows where it was lost
+        (:meth:`_near_lost`) come first, take the tile's place, and only the rotated copies nearest its
+        last angle run (:meth:`_rotated_first`).
+        While the face stays away, every frame runs the two upright passes and one more, taken in turn
+        from those windows, the rotated copies and the zoomed tiles, so a long absence costs about what a
         tracked face does and the whole search is spread over a few frames.
         """
         passes = self._passes()
         if not self.track:
             return passes
         upright = self._upright_count()
+        near = self._near_lost()
         tiles = self._tiles(image)
         fresh = self._search_step < _FULL_SEARCH_FRAMES  # just lost: most likely turned, search it all
-        extra = tiles if fresh else passes[upright:] + tiles
+        extra = ([] if near else tiles) if fresh else near + passes[upright:] + tiles
         step = self._search_step
         self._search_step += 1
         spread = [extra[step % len(extra)]] if extra else []
         if not fresh:
             return passes[:upright] + spread
-        return passes[:upright] + self._rotated_first(passes[upright:]) + spread
+        return near + passes[:upright] + self._rotated_first(passes[upright:]) + spread
 
     def _rotated_first(self, rotated: list[_Pass]) -> list[_Pass]:
         """The rotated passes of a fresh search: all of them, unless the face was just lost while tracked
         at a known angle; then the ``_FRESH_ROTATED`` copies nearest that angle: a head does not turn over
         in a third of a second, and the other copies still come in turn from the third frame on."""
-        lost = self._lost_angle
-        if lost is None:
+        if self._lost_roi is None:
             return rotated
-        return sorted(rotated, key=lambda p: abs(_wrap(p[1] - lost)))[:_FRESH_ROTATED]
+        lost = self._lost_roi.angle_rad
+        return sorted(rotated, key=lambda p: abs(_wrap(p.angle - lost)))[:_FRESH_ROTATED]
+
+    def _near_lost(self) -> list[_Pass]:
+        """Detection windows centred where a tracked face was lost, turned to its last angle and a few times
+        its size (``_NEAR_LOST``): a face that turned (3/4 view) or moved a little is seen there zoomed and
+        upright, where a whole-frame pass sees it small; none when no tracked face was lost."""
+        roi = self._lost_roi
+        if roi is None:
+            return []
+        side = max(roi.width, roi.height)
+        detectors = {"short": self._short, "full": self._full or self._short}
+        return [_Pass(detectors[name], 0.0, None, RotatedRect(roi.center_x, roi.center_y, k * side, k * side, roi.angle_rad),
+                      rois=2) for name, k in _NEAR_LOST]
 
     def _tiles(self, image: np.ndarray) -> list[_Pass]:
         """Overlapping square tiles over the crib zone's bounding box (the frame without one), each seen by
@@ -305,7 +339,7 @@ class FaceAligner:
             n = math.ceil((hi - lo - side) / (_TILE_STRIDE * side)) + 1
             return [lo + side / 2 + i * (hi - lo - side) / (n - 1) for i in range(n)]
 
-        return [(detector, 0.0, None, RotatedRect(cx, cy, side, side, 0.0))
+        return [_Pass(detector, 0.0, None, RotatedRect(cx, cy, side, side, 0.0))
                 for cy in starts(float(y0), float(y1)) for cx in starts(float(x0), float(x1))]
 
     def _detect_and_mesh(self, image: np.ndarray) -> tuple[MeshResult | None, list[Detection] | None]:
@@ -320,8 +354,8 @@ class FaceAligner:
         """
         tried: list[Detection] = []
         budget = _MAX_MESH_RUNS
-        for detector, angle, min_score, tile in self._search(image):
-            found = self._timed_detect(detector, image, angle, min_score, tile)
+        for search in self._search(image):
+            found = self._timed_detect(search.detector, image, search.angle, search.min_score, search.tile)
             detections = [d for d in found if self.zone.contains(d.center_px, image.shape)]
             for det in order_by_select(detections, self.settings.select, image.shape[:2]):
                 if budget <= 0:
@@ -334,15 +368,15 @@ class FaceAligner:
                 upright = self._upright(image, first)
                 # The re-detected upright ROI first; the detector's own ROIs as fallbacks
                 # for profile faces that the close-range view loses.
-                for roi in ([upright] if upright is not None else []) + [first, *others]:
+                for roi in (([upright] if upright is not None else []) + [first, *others])[:search.rois]:
                     budget -= 1
                     result = self._run_mesh(image, roi)
                     if result.presence >= self.settings.presence_threshold:
                         settled = self._settle(image, result)
                         if self._in_zone(settled.landmarks_px, image):
                             self._search_step = 0  # found: the next search starts from the top again
-                            self._lost_angle = None
-                            return settled, (detections if angle == 0.0 and tile is None else None)
+                            self._lost_roi = None
+                            return settled, (detections if search.angle == 0.0 and search.tile is None else None)
         return None, None
 
     def _upright(self, image: np.ndarray, roi: RotatedRect) -> RotatedRect | None:

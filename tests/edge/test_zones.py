@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from support.face import LONDON_24, LOOKIT, LOOKIT_CRIB
+from support.face import LONDON_24, LOOKIT, LOOKIT_CRIB, LOOKIT_TODDLER_HALF
 
 LEFT_CRIB = [[0.05, 0.2], [0.55, 0.2], [0.55, 0.9], [0.05, 0.9]]
 
@@ -263,3 +263,52 @@ def test_a_face_lost_while_tracked_is_searched_for_first_at_the_angle_it_was_los
         assert len(planned(aligner)) == len(aligner.settings.retry_angles_deg) == 7
         assert aligner.align(blank) is None
         assert aligner.align(frame) is not None
+
+
+def test_a_tracked_face_that_turns_away_is_found_again_where_it_was_lost(face_models, monkeypatch) -> None:
+    """Two real webcam frames 1/6 s apart: the toddler tracked in a 3/4 view, then turned further and moved.
+    The tracked mesh loses it and the whole-frame passes miss it (a single-image search finds nothing);
+    the detection windows centred where it was lost, at its own scale and angle, find it again."""
+    import cribside.edge.face.aligner as aligner_module
+    from cribside.edge.face.aligner import FaceAligner
+    from cribside.edge.face.zones import CribZone
+
+    before, turned = (cv2.imread(str(LOOKIT / name)) for name in ("toddler_before_turning.png", "toddler_turned.png"))
+    zone = CribZone.from_lists(LOOKIT_TODDLER_HALF)
+    with FaceAligner(zone=zone) as still:
+        assert still.align(turned) is None
+
+    def track() -> tuple:
+        with FaceAligner(track=True, zone=zone) as aligner:
+            first = aligner.align(before)
+            assert first is not None
+            return first, aligner.align(turned)
+
+    first, again = track()
+    assert again is not None, "the turned face was not found where it was lost"
+    assert abs(centre_x(again) - centre_x(first)) < first.box[2]  # the same child, not another face
+    monkeypatch.setattr(aligner_module, "_NEAR_LOST", ())
+    assert track()[1] is None  # without those windows the search misses it
+
+
+def test_the_search_after_a_loss_looks_first_where_the_face_was(face_models) -> None:
+    """The fresh search's first passes are windows on the lost face's ROI, turned to its angle."""
+    from cribside.bench.faces import place
+    from cribside.edge.face.aligner import _NEAR_LOST, FaceAligner
+
+    photo = cv2.imread(str(sorted((LONDON_24 / "neutral").glob("*.jpg"))[0]))
+    with FaceAligner() as still:
+        box = still.align(photo).box
+    frame, _ = place(photo, box, 120, 150, np.random.default_rng(2))
+    with FaceAligner(track=True) as aligner:
+        assert any(aligner.align(frame) is not None for _ in range(3))
+        roi = aligner._roi
+        assert aligner.align(np.full_like(frame, 110)) is None
+        plan = aligner._search(frame)
+        windows = [p.tile for p in plan[:len(_NEAR_LOST)]]
+        assert all(w is not None for w in windows)
+        assert [round(w.width / roi.width, 2) for w in windows] == [k for _, k in _NEAR_LOST]
+        assert all(abs(w.center_x - roi.center_x) < 1 and abs(w.angle_rad - roi.angle_rad) < 1e-6 for w in windows)
+        assert all(p.tile is None or p.tile.width < roi.width for p in plan[len(_NEAR_LOST):])  # they take the zoomed tile's place
+        aligner.reset()
+        assert all(p.tile is None or p.tile.width != roi.width * _NEAR_LOST[0][1] for p in aligner._search(frame))

@@ -17,7 +17,8 @@ import pytest
 
 FACE_DATA = Path(__file__).parents[1] / "data"
 LOOKIT = FACE_DATA / "infants/lookit_laughter"  # real webcam frames of an infant and a parent (MIT)
-LOOKIT_CRIB = [[0, 0.55], [0.62, 0.55], [0.62, 1], [0, 1]]  # the high chair, lower left, in every LOOKIT frame
+LOOKIT_CRIB = [[0, 0.55], [0.62, 0.55], [0.62, 1], [0, 1]]  # the infant's high chair, lower left, in its LOOKIT frames
+LOOKIT_TODDLER_HALF = [[0.5, 0], [1, 0], [1, 1], [0.5, 1]]  # the toddler_* frames: the child in the right half
 LONDON_24 = FACE_DATA / "faces/london_expressions_24"  # 24 real adults, neutral and smiling (CC BY 4.0)
 
 # name -> path of the real test images (licences in each folder's LICENSE.md)
