@@ -261,7 +261,7 @@ def run(args: argparse.Namespace) -> int:
         print(redact_url(f"cribside config validate: error: {exc}"), file=sys.stderr)
         return 2
     problems = check_references(cfg)
-    for line in security_warnings(cfg, args.config) + zone_warnings(cfg):
+    for line in security_warnings(cfg, args.config) + zone_warnings(cfg, args.config):
         print(redact_url(f"warning: {line}"), file=sys.stderr)
     if problems:
         print(f"{args.config}: {len(problems)} problem(s):", file=sys.stderr)

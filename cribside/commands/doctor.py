@@ -125,12 +125,11 @@ def _face_models() -> tuple[str, str, str]:
 
 
 def _zone(camera: Any, config_path: Path) -> tuple[str, str, str]:
-    from cribside.edge.config.zones import crib_zone
+    from cribside.edge.config.zones import NO_ZONE_RISK, crib_zone, draw_zone_command, zone_warning
 
     detail = crib_zone(camera).describe()
-    if camera.zone.crib is None:
-        return (WARN, detail + ": any face in view (a parent's, a nurse's) can be taken for the infant's",
-                f"draw one: cribside zones --config {config_path} --camera {camera.device_id} --out zone.png")
+    if zone_warning(camera) is not None:
+        return WARN, f"{detail}: {NO_ZONE_RISK}", f"draw one: {draw_zone_command(camera, config_path)}"
     return PASS, detail, ""
 
 

@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
 
     # Without a file: the defaults, still with CRIBSIDE__SECTION__FIELD environment overrides.
     config = load_config(args.config) if args.config else config_from_dict({}, source="defaults")
-    for warning in security_warnings(config, args.config) + zone_warnings(config):
+    for warning in security_warnings(config, args.config) + zone_warnings(config, args.config):
         log.warning("%s", warning)
     cameras = cameras_with_source(config, args.source, args.realtime)
     models_dir = args.models or config.models.dir

@@ -74,7 +74,7 @@ _FRESH_ROTATED = 3
 # about 2 and 4 face widths. A child who turns towards 3/4 or profile, or moves, between two frames at 3 fps
 # is seen there at its own scale, where the whole-frame passes see it a few pixels wide: on the Lookit clips
 # with a drawn zone they take child hits from 204 to 213 of 232, and the search stops sooner, so a lost frame
-# costs less (about 2.7x a tracked one, was 3.0x). Each detection in them gets 2 mesh ROIs, not 3, so they
+# costs less (2.8x a tracked one on the mean of nine runs, was 3.0x). Each detection in them gets 2 mesh ROIs, not 3, so they
 # leave the rotated copies their share of the mesh budget (with 3, iCatcher's video lost one more face).
 _NEAR_LOST = (("short", 1.33), ("full", 2.67))
 # While a face is tracked (no detection), look for other faces in the crib zone every this many frames
