@@ -117,6 +117,7 @@ def envelope(aligner: Any, photos: list[Path], *, video: bool = False) -> dict[s
     faces = []
     for path in photos:
         image = cv2.imread(str(path))
+        aligner.reset()  # each photo's face box from its own detection, not from the previous photo's track
         face = aligner.align(image) if image is not None else None
         if face is not None:
             faces.append((image, face.box))
