@@ -114,6 +114,16 @@ def envelope(aligner: Any, photos: list[Path], *, video: bool = False) -> dict[s
     """Found rate per (width, angle) over the photos: in one frame, or (``video``) within
     ``VIDEO_FRAMES`` sampled frames of a still scene with tracking on, as ``cribside run`` searches."""
     rng = np.random.default_rng(0)
+    faces = photo_faces(aligner, photos)
+    if not faces:
+        raise CribsideError("no face found in the envelope photos")
+    table = {str(width): {str(angle): found_placed(aligner, faces, width, angle, rng, video=video) / len(faces)
+                          for angle in ANGLES} for width in WIDTHS}
+    return {"faces": len(faces), "frame": list(FRAME[::-1]), "found": table, "video": video}
+
+
+def photo_faces(aligner: Any, photos: list[Path]) -> list[tuple[np.ndarray, tuple[float, float, float, float]]]:
+    """(image, face box) of each photo the aligner finds a face in."""
     faces = []
     for path in photos:
         image = cv2.imread(str(path))
@@ -121,27 +131,26 @@ def envelope(aligner: Any, photos: list[Path], *, video: bool = False) -> dict[s
         face = aligner.align(image) if image is not None else None
         if face is not None:
             faces.append((image, face.box))
-    if not faces:
-        raise CribsideError("no face found in the envelope photos")
-    table: dict[str, dict[str, float]] = {}
-    for width in WIDTHS:
-        row = {}
-        for angle in ANGLES:
-            found = 0
-            for image, box in faces:
-                frame, centre = place(image, box, width, angle, rng)
-                got = None
-                aligner.reset()
-                for _ in range(VIDEO_FRAMES if video else 1):
-                    got = aligner.align(frame)
-                    if got is not None:
-                        break
-                if got is not None:
-                    gx, gy = got.box[0] + got.box[2] / 2, got.box[1] + got.box[3] / 2
-                    found += math.dist((gx, gy), centre) < 0.5 * max(width, got.box[2])
-            row[str(angle)] = found / len(faces)
-        table[str(width)] = row
-    return {"faces": len(faces), "frame": list(FRAME[::-1]), "found": table, "video": video}
+    return faces
+
+
+def found_placed(aligner: Any, faces: list[tuple[np.ndarray, tuple[float, float, float, float]]], width: int,
+                 angle: float, rng: np.random.Generator, *, video: bool = False) -> int:
+    """How many of ``faces``, each placed by :func:`place` at ``width`` and ``angle``, the aligner finds
+    (its face's centre within half a face width): in one frame, or (``video``) within ``VIDEO_FRAMES``."""
+    found = 0
+    for image, box in faces:
+        frame, centre = place(image, box, width, angle, rng)
+        got = None
+        aligner.reset()
+        for _ in range(VIDEO_FRAMES if video else 1):
+            got = aligner.align(frame)
+            if got is not None:
+                break
+        if got is not None:
+            gx, gy = got.box[0] + got.box[2] / 2, got.box[1] + got.box[3] / 2
+            found += math.dist((gx, gy), centre) < 0.5 * max(width, got.box[2])
+    return found
 
 
 def format_envelope(env: dict[str, Any]) -> str:

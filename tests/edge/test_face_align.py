@@ -238,21 +238,12 @@ def test_small_real_faces_upside_down_are_found_in_one_frame(face_models_dir, mo
     infant lying head towards the camera): the rotated copy at 180 degrees is seen by the full-range
     detector, which finds them where the short-range one, used for the other copies, misses several."""
     import cribside.edge.face.aligner as aligner_module
-    from cribside.bench.faces import place
+    from cribside.bench.faces import found_placed, photo_faces
 
-    width = 56
-    photos = [cv2.imread(str(p)) for p in sorted((FACE_DATA / "faces/london_expressions_24/neutral").glob("*.jpg"))]
-
-    def found(aligner: FaceAligner) -> int:
-        rng = np.random.default_rng(0)
-        hits = 0
-        for photo in photos:
-            frame, centre = place(photo, aligner.align(photo).box, width, 180.0, rng)
-            face = aligner.align(frame)
-            hits += face is not None and math.dist((face.box[0] + face.box[2] / 2, face.box[1] + face.box[3] / 2), centre) < width / 2
-        return hits
-
+    photos = sorted((FACE_DATA / "faces/london_expressions_24/neutral").glob("*.jpg"))
     with FaceAligner(models_dir=face_models_dir) as aligner:
-        assert len(photos) == 24 and found(aligner) >= 23
+        faces = photo_faces(aligner, photos)
+        assert len(faces) == 24
+        assert found_placed(aligner, faces, 56, 180.0, np.random.default_rng(0)) >= 23
         monkeypatch.setattr(aligner_module, "_FULL_RANGE_ROTATIONS_DEG", ())
-        assert found(aligner) <= 21  # the short-range copy alone misses several
+        assert found_placed(aligner, faces, 56, 180.0, np.random.default_rng(0)) <= 21  # the short-range copy alone misses several
