@@ -67,7 +67,7 @@ def collect(data: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         people.extend([person] * len(batch))
 
     lookit = data / "infants" / "lookit_laughter"
-    zones, splits, _ = read_lookit_annotations(ANNOTATIONS)
+    zones, splits, _, _ = read_lookit_annotations(ANNOTATIONS)
     for clip in csv.DictReader((lookit / "labels.csv").open(encoding="utf-8")):
         x = splits[clip["child_id"]]  # the parent: the whole other side of the split
         left, right = [[0, 0], [x, 0], [x, 1], [0, 1]], [[x, 0], [1, 0], [1, 1], [x, 1]]

@@ -16,9 +16,10 @@ Two measurements on real data, printed as tables (``--json`` writes the figures)
   of the frame; ``--lookit-annotations DIR``, default benchmarks/lookit: a crib zone drawn for each scene
   and, for every sampled frame, whether the child's face can be seen): every clip sampled at 3 fps and
   tracked as ``cribside run`` does, without a zone, with the child's half of the frame as the zone, and
-  with the drawn zone; per sampled frame, was a face taken, was it on the child's side (the clips have no
+  with the drawn zone; per sampled frame, was a face taken, was it the child's (the clips have no
   face boxes: the reference is the side of an x line annotated per scene between the child's and the
-  parent's face centres), was ``caregiver_present`` set. The child-hit rate is taken
+  parent's face centres, and the parent's face where it is annotated across that line), was
+  ``caregiver_present`` set. The child-hit rate is taken
   over the frames where the child's face is visible. And the aligner's mean and p95 ms (drawn zone) for
   tracked frames, re-detections (a face after a frame without one) and lost frames (no face).
 """
@@ -30,7 +31,7 @@ import csv
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import cv2
 import numpy as np
@@ -240,11 +241,23 @@ def format_false_faces(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def read_lookit_annotations(folder: Path) -> tuple[dict[str, list[list[float]]], dict[str, float], dict[tuple[str, int], bool]]:
+class LookitAnnotations(NamedTuple):
+    """The project's annotations of the Lookit clips (benchmarks/lookit, see its README)."""
+
+    zones: dict[str, list[list[float]]]  # per child_id: the crib zone drawn, frame fractions
+    splits: dict[str, float]  # per child_id: the x fraction between the child's and the parent's face centres
+    visible: dict[tuple[str, int], bool]  # per (file, sampled frame): can the child's face be seen
+    parent_across: dict[tuple[str, int], tuple[float, float, float]]  # (file, frame): the parent's face (x, y, width)
+    # where it is on the child's side of the split (a parent leaning in), frame fractions
+
+
+def read_lookit_annotations(folder: Path) -> LookitAnnotations:
     """The project's annotations of the Lookit clips: per scene (``zones.csv``) a crib zone (child_id,
     crib as a JSON polygon of frame fractions) and the x fraction between the child's face centres and the
-    parent's (``child_parent_split_x``: the reference for "on the child"), and per sampled frame whether
-    the child's face can be seen (``child_face_visible.csv``: file name, frame index, yes/no).
+    parent's (``child_parent_split_x``: the reference for "on the child"), per sampled frame whether
+    the child's face can be seen (``child_face_visible.csv``: file name, frame index, yes/no), and the
+    frames where the parent's face crosses that line (``parent_across_split.csv``: file, frame, the parent's
+    face centre and width in frame fractions), where a face on the child's side can be the parent's.
 
     Raises:
         CribsideError: a file is missing or a row is malformed (named).
@@ -252,7 +265,8 @@ def read_lookit_annotations(folder: Path) -> tuple[dict[str, list[list[float]]],
     zones: dict[str, list[list[float]]] = {}
     splits: dict[str, float] = {}
     visible: dict[tuple[str, int], bool] = {}
-    for name in ("zones.csv", "child_face_visible.csv"):
+    across: dict[tuple[str, int], tuple[float, float, float]] = {}
+    for name in ("zones.csv", "child_face_visible.csv", "parent_across_split.csv"):
         if not (folder / name).is_file():
             raise CribsideError(f"--lookit-annotations {folder}: no {name}")
     for i, row in enumerate(csv.DictReader((folder / "zones.csv").open(encoding="utf-8")), start=2):
@@ -265,7 +279,28 @@ def read_lookit_annotations(folder: Path) -> tuple[dict[str, list[list[float]]],
         if row.get("child_face_visible") not in ("yes", "no") or not row.get("frame", "").isdigit():
             raise CribsideError(f"{folder / 'child_face_visible.csv'} line {i}: want file,frame,child_face_visible (yes/no)")
         visible[(row["file"], int(row["frame"]))] = row["child_face_visible"] == "yes"
-    return zones, splits, visible
+    for i, row in enumerate(csv.DictReader((folder / "parent_across_split.csv").open(encoding="utf-8")), start=2):
+        try:
+            face = (float(row["parent_face_x"]), float(row["parent_face_y"]), float(row["parent_face_width"]))
+            across[(row["file"], int(row["frame"]))] = face
+        except (KeyError, TypeError, ValueError):
+            raise CribsideError(f"{folder / 'parent_across_split.csv'} line {i}: "
+                                "want file,frame,parent_face_x,parent_face_y,parent_face_width") from None
+    return LookitAnnotations(zones, splits, visible, across)
+
+
+def on_child(box: tuple[float, float, float, float], shape: tuple[int, ...], child_left: bool, split_x: float,
+             parent: tuple[float, float, float] | None) -> bool:
+    """Whether a face box (pixels) is the child's: on the child's side of the split, and not the parent's
+    face where the annotations put it across the split (centres within half the larger face width)."""
+    h, w = shape[:2]
+    cx, cy = box[0] + box[2] / 2, box[1] + box[3] / 2
+    if (cx < split_x * w) != child_left:
+        return False
+    if parent is None:
+        return True
+    px, py, pw = parent[0] * w, parent[1] * h, parent[2] * w
+    return math.dist((cx, cy), (px, py)) >= 0.5 * max(pw, box[2])
 
 
 _HALVES = {"LEFT": [[0.0, 0.0], [0.5, 0.0], [0.5, 1.0], [0.0, 1.0]], "RIGHT": [[0.5, 0.0], [1.0, 0.0], [1.0, 1.0], [0.5, 1.0]]}
@@ -283,7 +318,7 @@ def child_hits(folder: Path, annotations: Path) -> dict[str, Any]:
     if not labels.is_file():
         raise CribsideError(f"--lookit {folder}: no labels.csv")
     clips = list(csv.DictReader(labels.open(encoding="utf-8")))
-    drawn, splits, visible = read_lookit_annotations(annotations)
+    drawn, splits, visible, across = read_lookit_annotations(annotations)
     missing = sorted({clip["child_id"] for clip in clips} - set(drawn))
     if missing:
         raise CribsideError(f"{annotations / 'zones.csv'}: no zone for child {', '.join(missing)}")
@@ -295,7 +330,7 @@ def child_hits(folder: Path, annotations: Path) -> dict[str, Any]:
 
     out: dict[str, Any] = {"clips": len(clips)}
     for name in CHILD_HIT_ZONES:
-        counts = {"sampled": 0, "visible": 0, "face": 0, "child_side": 0, "child_visible": 0, "face_not_visible": 0,
+        counts = {"sampled": 0, "visible": 0, "face": 0, "on_child": 0, "child_visible": 0, "face_not_visible": 0,
                   "classified_visible": 0, "classified_not_visible": 0, "caregiver_present": 0}
         ms: dict[str, list[float]] = {"tracked": [], "re-detected": [], "lost": []}
         for clip in clips:
@@ -323,10 +358,9 @@ def child_hits(folder: Path, annotations: Path) -> dict[str, Any]:
                         else:
                             ms["tracked" if had_face else "re-detected"].append(spent)
                             counts["face"] += 1
-                            on_left = face.box[0] + face.box[2] / 2 < split_x * image.shape[1]
-                            on_child = on_left == (side == "LEFT")
-                            counts["child_side"] += int(on_child)
-                            counts["child_visible"] += int(on_child and visible[key])
+                            child = on_child(face.box, image.shape, side == "LEFT", split_x, across.get(key))
+                            counts["on_child"] += int(child)
+                            counts["child_visible"] += int(child and visible[key])
                             counts["face_not_visible"] += int(not visible[key])
                             classified = face.pose not in NOT_CLASSIFIED
                             counts["classified_visible"] += int(classified and visible[key])
@@ -344,14 +378,14 @@ def child_hits(folder: Path, annotations: Path) -> dict[str, Any]:
 def format_child_hits(hits: dict[str, Any]) -> str:
     """Child hits and timings as Markdown tables."""
     lines = [f"Child hits: {hits['clips']} Lookit clips at 3 fps, tracked", "",
-             "| crib zone | sampled frames | child's face visible | a face taken | on the child's side, of taken "
+             "| crib zone | sampled frames | child's face visible | a face taken | on the child, of taken "
              "| child hit, of frames with the child's face visible | of all sampled | faces taken on frames without it "
              "| caregiver_present |",
              "|---|---|---|---|---|---|---|---|---|"]
     for name in CHILD_HIT_ZONES:
         c = hits[name]
-        lines.append(f"| {name} | {c['sampled']} | {c['visible']} | {c['face']} | {c['child_side'] / max(c['face'], 1):.2f} "
-                     f"| **{c['child_visible'] / max(c['visible'], 1):.2f}** | {c['child_side'] / c['sampled']:.2f} "
+        lines.append(f"| {name} | {c['sampled']} | {c['visible']} | {c['face']} | {c['on_child'] / max(c['face'], 1):.2f} "
+                     f"| **{c['child_visible'] / max(c['visible'], 1):.2f}** | {c['on_child'] / c['sampled']:.2f} "
                      f"| {c['face_not_visible']} | {c['caregiver_present']} |")
     lines += ["", "Classified (a face taken, not in profile and not unclear), of the frames with and without the child's "
               "face visible:", "", "| crib zone | face visible: classified | face not visible: classified |", "|---|---|---|"]

@@ -225,9 +225,11 @@ def test_lookit_annotations_parse_and_a_bad_row_is_named(tmp_path: Path) -> None
     from cribside.bench.faces import _DEFAULT_LOOKIT_ANNOTATIONS, read_lookit_annotations
     from cribside.edge.errors import CribsideError
 
-    zones, splits, visible = read_lookit_annotations(_DEFAULT_LOOKIT_ANNOTATIONS)
+    zones, splits, visible, across = read_lookit_annotations(_DEFAULT_LOOKIT_ANNOTATIONS)
     assert set(zones) == set(splits) == {"2UWdXP", "3dC3SQ"} and all(0 < x < 1 for x in splits.values())
     assert len(visible) == 321 and 0 < sum(visible.values()) < 321
+    assert across and set(across) <= set(visible) and all(0 < v < 1 for face in across.values() for v in face)
+    (tmp_path / "parent_across_split.csv").write_text("file,frame,parent_face_x,parent_face_y,parent_face_width\n", encoding="utf-8")
     (tmp_path / "zones.csv").write_text("child_id,crib,child_parent_split_x\nA,[[0, 0], [1, 0]],0.5\n", encoding="utf-8")
     (tmp_path / "child_face_visible.csv").write_text("file,frame,child_face_visible\nclip.mp4,3,maybe\n", encoding="utf-8")
     with pytest.raises(CribsideError, match=r"zones.csv line 2"):
@@ -235,6 +237,26 @@ def test_lookit_annotations_parse_and_a_bad_row_is_named(tmp_path: Path) -> None
     (tmp_path / "zones.csv").write_text('child_id,crib,child_parent_split_x\nA,"[[0, 0], [1, 0], [1, 1]]",0.5\n', encoding="utf-8")
     with pytest.raises(CribsideError, match=r"child_face_visible.csv line 2"):
         read_lookit_annotations(tmp_path)
+    (tmp_path / "child_face_visible.csv").write_text("file,frame,child_face_visible\nclip.mp4,3,yes\n", encoding="utf-8")
+    (tmp_path / "parent_across_split.csv").write_text("file,frame,parent_face_x\nclip.mp4,3,0.5\n", encoding="utf-8")
+    with pytest.raises(CribsideError, match=r"parent_across_split.csv line 2"):
+        read_lookit_annotations(tmp_path)
+    (tmp_path / "parent_across_split.csv").unlink()
+    with pytest.raises(CribsideError, match=r"no parent_across_split.csv"):
+        read_lookit_annotations(tmp_path)
+
+
+def test_a_parents_face_across_the_split_is_not_the_child() -> None:
+    """The child-hit reference: a face on the child's side of the split is the child's, unless it sits on
+    the parent's face where the annotations put it across the split (a parent leaning in)."""
+    from cribside.bench.faces import on_child
+
+    shape = (480, 640, 3)
+    parent = (0.6, 0.4, 0.2)  # centre (384, 192), 128 px wide
+    assert on_child((400, 100, 60, 60), shape, False, 0.5, None)  # right of the line, the child on the right
+    assert not on_child((400, 100, 60, 60), shape, True, 0.5, None)  # the child on the left
+    assert not on_child((330, 140, 110, 110), shape, False, 0.5, parent)  # on the parent's face
+    assert on_child((500, 300, 60, 60), shape, False, 0.5, parent)  # the child, beside the parent's face
 
 
 def test_a_face_lost_while_tracked_is_searched_for_first_at_the_angle_it_was_lost_at(face_models) -> None:
