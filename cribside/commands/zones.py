@@ -3,14 +3,16 @@
 Grabs one frame from the camera (or reads ``--image``), finds every face, and draws the camera's crib
 zone (green), its masks (red), and each face: the one the device would watch as the infant (green),
 other faces in the crib zone (orange: the device reports ``caregiver_present``), faces in a mask or
-outside the crib (grey). It prints the same as one line per face, so a technician can set and check a
-zone in a minute: edit ``cameras[].zone`` in the config, run again, look at the picture.
+outside the crib, and detections in the zone that are no face (grey). It prints the same as one line per
+face, so a technician can set and check a zone in a minute: edit ``cameras[].zone`` in the config, run
+again, look at the picture.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     with FaceAligner(zone=zone) as aligner:
         infant = aligner.align(frame)
         faces = aligner.faces(frame)
-    rows = classify_faces(frame.shape, zone, faces, infant)
+        rows = classify_faces(frame.shape, zone, faces, infant, is_face=lambda det: aligner.is_face(frame, det))
     picture = draw(frame, zone, rows)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     if not cv2.imwrite(str(args.out), picture):
@@ -64,8 +66,10 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def classify_faces(shape: tuple[int, ...], zone: Any, faces: list[Any], infant: Any) -> list[dict[str, Any]]:
-    """Each detected face with its role: ``infant``, ``caregiver`` (another face in the zone), ``ignored``."""
+def classify_faces(shape: tuple[int, ...], zone: Any, faces: list[Any], infant: Any,
+                   is_face: Callable[[Any], bool] = lambda det: True) -> list[dict[str, Any]]:
+    """Each detected face with its role: ``infant``, ``caregiver`` (another face in the zone that
+    ``is_face`` counts, as the device does for ``caregiver_present``), ``ignored``."""
     rows = []
     centre = None
     if infant is not None:
@@ -77,8 +81,11 @@ def classify_faces(shape: tuple[int, ...], zone: Any, faces: list[Any], infant: 
         box = (cx - w / 2, cy - h / 2, w, h)
         if centre is not None and math.dist(det.center_px, centre) < 0.5 * max(size, w, h):
             rows.append({"box": box, "role": "infant", "why": "the face the device watches"})
-        elif zone.contains(det.center_px, shape):
+        elif zone.contains(det.center_px, shape) and is_face(det):
             rows.append({"box": box, "role": "caregiver", "why": "another face in the crib zone: never classified"})
+        elif zone.contains(det.center_px, shape):
+            rows.append({"box": box, "role": "ignored", "why": f"in the crib zone, but no face (detector score "
+                                                               f"{det.score:.2f}, the landmark model refuses it)"})
         elif zone.masked(det.center_px, shape):
             rows.append({"box": box, "role": "ignored", "why": "in a mask"})
         else:

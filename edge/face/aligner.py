@@ -87,6 +87,12 @@ _FULL_RANGE_ROTATIONS_DEG: tuple[float, ...] = (180.0,)
 # While a face is tracked (no detection), look for other faces in the crib zone every this many frames
 # (at 3 fps: once a second; the two upright detections, a few ms).
 _OTHERS_EVERY = 3
+# Another face in the crib zone (caregiver_present) is a detection the detector is sure of, or one the
+# mesh accepts (on its ROI or its upright re-detection). Below this score the detector also fires on
+# clothing prints and hands: on the Lookit clips with a zone, every caregiver_present of unchecked
+# detections (8 frames) was the toddler's dress print or a hand; real faces half out of the frame, which
+# the mesh refuses, mostly score above it (benchmarks/RESULTS.md).
+_SURE_FACE_SCORE = 0.7
 
 
 def as_bgr(image: object) -> np.ndarray:
@@ -248,7 +254,9 @@ class FaceAligner:
 
     def _count_others(self, image: np.ndarray, face: AlignedFace, detections: list[Detection] | None) -> int:
         """Faces in the crib zone other than ``face``: from this frame's detections when it had any,
-        else from a fresh upright detection every ``_OTHERS_EVERY`` tracked frames (kept in between)."""
+        else from a fresh upright detection every ``_OTHERS_EVERY`` tracked frames (kept in between).
+        A detection counts when it is a face (:meth:`is_face`): a false caregiver says someone is with the
+        infant when nobody is."""
         if detections is None:
             self._since_check += 1
             if self._since_check < _OTHERS_EVERY:
@@ -260,10 +268,24 @@ class FaceAligner:
         others: list[Detection] = []
         for det in detections:
             far = math.dist(det.center_px, me) >= _SAME_FACE_DISTANCE * max(w, h, *det.size_px)
-            if far and self.zone.contains(det.center_px, image.shape) and not any(_same_face(det, o) for o in others):
+            if (far and self.zone.contains(det.center_px, image.shape) and not any(_same_face(det, o) for o in others)
+                    and self.is_face(image, det)):
                 others.append(det)
         self._others = len(others)
         return self._others
+
+    def is_face(self, image: np.ndarray, det: Detection) -> bool:
+        """Whether a detection counts as another face (``caregiver_present``): it scores ``_SURE_FACE_SCORE``
+        or more, or the mesh model accepts it on its ROI or, failing that, on its upright re-detection (a
+        caregiver leaning over the crib is often upside down)."""
+        image = as_bgr(image)
+        if det.score >= _SURE_FACE_SCORE:
+            return True
+        first = rois_from_detection(det, self.settings.roi_scale)[0]
+        if self._run_mesh(image, first).presence >= self.settings.presence_threshold:
+            return True
+        upright = self._upright(image, first)
+        return upright is not None and self._run_mesh(image, upright).presence >= self.settings.presence_threshold
 
     def _upright_count(self) -> int:
         """How many of :meth:`_passes` come first and look at the whole frame upright."""

@@ -99,6 +99,34 @@ def test_a_tracked_infant_is_kept_when_a_caregiver_leans_in(face_models) -> None
     assert faces[-1].other_faces == 1  # noticed within the check interval (3 frames)
 
 
+@pytest.mark.parametrize("frame", ["toddler_dress_print.png", "toddler_parent_hand.png"])
+def test_a_dress_print_or_a_hand_in_the_zone_is_no_caregiver(face_models, monkeypatch, frame: str) -> None:
+    """Real webcam frames: the toddler's face in the zone, and beside it a detection the detector is unsure
+    of (the print on her dress; the parent's hand), which the mesh refuses. That is no second face: no
+    caregiver_present. Counted unchecked, as before, it was one."""
+    import cribside.edge.face.aligner as aligner_module
+    from cribside.commands.zones import classify_faces
+    from cribside.edge.face.aligner import FaceAligner
+    from cribside.edge.face.zones import CribZone
+
+    image = cv2.imread(str(LOOKIT / frame))
+    zone = CribZone.from_lists(LOOKIT_TODDLER_HALF)
+    with FaceAligner(zone=zone) as aligner:
+        unsure = [d for d in aligner.faces(image) if centre_x_of(d) > 320 and d.score < aligner_module._SURE_FACE_SCORE]
+        face = aligner.align(image)
+        assert face is not None and centre_x(face) > 320 and face.pose in ("frontal", "turned")
+        assert unsure and face.other_faces == 0
+        # cribside zones draws it as the device counts it: grey, "no face", not a caregiver.
+        rows = classify_faces(image.shape, zone, aligner.faces(image), face, is_face=lambda d: aligner.is_face(image, d))
+        assert [r["role"] for r in rows].count("caregiver") == 0 and any("no face" in r["why"] for r in rows)
+        monkeypatch.setattr(aligner_module, "_SURE_FACE_SCORE", 0.0)  # every detection counted, unchecked
+        assert aligner.align(image).other_faces == 1
+
+
+def centre_x_of(detection) -> float:
+    return detection.center_px[0]
+
+
 def test_a_tracked_face_that_leaves_the_crib_is_dropped(face_models) -> None:
     from cribside.edge.face.aligner import FaceAligner
     from cribside.edge.face.zones import CribZone
