@@ -247,8 +247,8 @@ class LookitAnnotations(NamedTuple):
     zones: dict[str, list[list[float]]]  # per child_id: the crib zone drawn, frame fractions
     splits: dict[str, float]  # per child_id: the x fraction between the child's and the parent's face centres
     visible: dict[tuple[str, int], bool]  # per (file, sampled frame): can the child's face be seen
-    parent_across: dict[tuple[str, int], tuple[float, float, float]]  # (file, frame): the parent's face (x, y, width)
-    # where it is on the child's side of the split (a parent leaning in), frame fractions
+    # per (file, sampled frame) where the parent leans across the split: her face's x, y, width (frame fractions)
+    parent_across: dict[tuple[str, int], tuple[float, float, float]]
 
 
 def read_lookit_annotations(folder: Path) -> LookitAnnotations:

@@ -81,11 +81,11 @@ def classify_faces(shape: tuple[int, ...], zone: Any, faces: list[Any], infant: 
         box = (cx - w / 2, cy - h / 2, w, h)
         if centre is not None and math.dist(det.center_px, centre) < 0.5 * max(size, w, h):
             rows.append({"box": box, "role": "infant", "why": "the face the device watches"})
-        elif zone.contains(det.center_px, shape) and is_face(det):
-            rows.append({"box": box, "role": "caregiver", "why": "another face in the crib zone: never classified"})
         elif zone.contains(det.center_px, shape):
-            rows.append({"box": box, "role": "ignored", "why": f"in the crib zone, but no face (detector score "
-                                                               f"{det.score:.2f}, the landmark model refuses it)"})
+            rows.append({"box": box, "role": "caregiver", "why": "another face in the crib zone: never classified"}
+                        if is_face(det) else
+                        {"box": box, "role": "ignored",
+                         "why": f"in the crib zone, but no face (detector score {det.score:.2f}, the landmark model refuses it)"})
         elif zone.masked(det.center_px, shape):
             rows.append({"box": box, "role": "ignored", "why": "in a mask"})
         else:

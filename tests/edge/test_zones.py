@@ -112,19 +112,16 @@ def test_a_dress_print_or_a_hand_in_the_zone_is_no_caregiver(face_models, monkey
     image = cv2.imread(str(LOOKIT / frame))
     zone = CribZone.from_lists(LOOKIT_TODDLER_HALF)
     with FaceAligner(zone=zone) as aligner:
-        unsure = [d for d in aligner.faces(image) if centre_x_of(d) > 320 and d.score < aligner_module._SURE_FACE_SCORE]
+        found = aligner.faces(image)
+        unsure = [d for d in found if d.center_px[0] > 320 and d.score < aligner_module._SURE_FACE_SCORE]
         face = aligner.align(image)
         assert face is not None and centre_x(face) > 320 and face.pose in ("frontal", "turned")
         assert unsure and face.other_faces == 0
         # cribside zones draws it as the device counts it: grey, "no face", not a caregiver.
-        rows = classify_faces(image.shape, zone, aligner.faces(image), face, is_face=lambda d: aligner.is_face(image, d))
+        rows = classify_faces(image.shape, zone, found, face, is_face=lambda d: aligner.is_face(image, d))
         assert [r["role"] for r in rows].count("caregiver") == 0 and any("no face" in r["why"] for r in rows)
         monkeypatch.setattr(aligner_module, "_SURE_FACE_SCORE", 0.0)  # every detection counted, unchecked
         assert aligner.align(image).other_faces == 1
-
-
-def centre_x_of(detection) -> float:
-    return detection.center_px[0]
 
 
 def test_a_tracked_face_that_leaves_the_crib_is_dropped(face_models) -> None:
