@@ -7,6 +7,12 @@ Two measurements on real data, printed as tables (``--json`` writes the figures)
   plane; the share of cases where the aligner finds that face (its centre within half a face width),
   per width and angle: in a single frame (no tracking), and within 3 s of a still video at 3 fps with
   tracking on (the device's search, spread over frames, with zoomed tiles).
+- **Infant envelope** (``--infants DIR``: the shared data's ``infants`` folder): the same table built
+  from real infants' and toddlers' faces in webcam video instead of studio photos: ``INFANT_FACES_PER_CHILD``
+  clear faces (frontal or turned, presence >= ``CLEAR``) of each of four children, evenly spread over
+  their frames: the iCatcher+ infant of ``fd_video.mp4`` (frames with a manual face count of 1) and of
+  ``test_short.mp4``, and the two Lookit children (the bench's sampled frames where their face is
+  visible, the parent's side of the split painted out).
 - **False faces** (``--no-face-photos DIR``: dlib's examples with their curated face boxes, every
   face painted out with a heavy blur, and ``--no-face-video DIR``: iCatcher's ``fd_video.mp4`` frames
   whose manual face count is 0, and ``no_face.jpg``, an infant's head turned away): each frame at 0, 90,
@@ -53,6 +59,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lookit", type=Path, help="Lookit laughter folder (labels.csv + videos/) for child hits")
     parser.add_argument("--lookit-annotations", type=Path, default=_DEFAULT_LOOKIT_ANNOTATIONS,
                         help="zones.csv and child_face_visible.csv for the Lookit clips (default: benchmarks/lookit)")
+    parser.add_argument("--infants", type=Path,
+                        help="the shared data's infants folder (icatcher_plus_lookit/, lookit_laughter/): the envelope on infants' faces")
     parser.add_argument("--no-face-photos", type=Path,
                         help="dlib examples folder (annotations_derived.json): photos with every face painted out")
     parser.add_argument("--no-face-video", type=Path,
@@ -69,11 +77,17 @@ def run(args: argparse.Namespace) -> int:
         raise CribsideError(f"--faces {args.faces}: no photos")
     result: dict[str, Any] = {}
     with FaceAligner() as aligner:
-        result["envelope"] = envelope(aligner, photos)
-    print(format_envelope(result["envelope"]))
-    with FaceAligner(track=True) as aligner:
-        result["envelope_video"] = envelope(aligner, photos, video=True)
-    print(format_envelope(result["envelope_video"]))
+        faces = photo_faces(aligner, photos)
+    sets = {"envelope": faces}
+    if args.infants is not None:
+        sets["envelope_infants"] = [(image, box) for _, image, box in infant_faces(args.infants, args.lookit_annotations)]
+    for key, found in sets.items():
+        with FaceAligner() as aligner:
+            result[key] = envelope(aligner, found)
+        with FaceAligner(track=True) as aligner:
+            result[f"{key}_video"] = envelope(aligner, found, video=True)
+        for table in (result[key], result[f"{key}_video"]):
+            print(format_envelope(table, "infants' faces from webcam video" if key == "envelope_infants" else "faces"))
     if args.no_face_photos is not None or args.no_face_video is not None:
         result["false_faces"] = false_faces(no_face_frames(args.no_face_photos, args.no_face_video))
         print(format_false_faces(result["false_faces"]))
@@ -111,11 +125,11 @@ def place(photo: np.ndarray, face_box: tuple[float, float, float, float], width:
 VIDEO_FRAMES = 9  # 3 s at 3 fps
 
 
-def envelope(aligner: Any, photos: list[Path], *, video: bool = False) -> dict[str, Any]:
-    """Found rate per (width, angle) over the photos: in one frame, or (``video``) within
+def envelope(aligner: Any, faces: list[tuple[np.ndarray, tuple[float, float, float, float]]], *,
+             video: bool = False) -> dict[str, Any]:
+    """Found rate per (width, angle) over ``faces`` (image, face box): in one frame, or (``video``) within
     ``VIDEO_FRAMES`` sampled frames of a still scene with tracking on, as ``cribside run`` searches."""
     rng = np.random.default_rng(0)
-    faces = photo_faces(aligner, photos)
     if not faces:
         raise CribsideError("no face found in the envelope photos")
     table = {str(width): {str(angle): found_placed(aligner, faces, width, angle, rng, video=video) / len(faces)
@@ -154,11 +168,11 @@ def found_placed(aligner: Any, faces: list[tuple[np.ndarray, tuple[float, float,
     return found
 
 
-def format_envelope(env: dict[str, Any]) -> str:
+def format_envelope(env: dict[str, Any], what: str = "faces") -> str:
     """The envelope as a Markdown table (rows: face width, columns: angle)."""
     how = (f"within {VIDEO_FRAMES} frames of video at 3 fps, tracking on" if env["video"]
            else "single frames, no tracking")
-    lines = [f"Envelope: {env['faces']} real faces in a {env['frame'][0]}x{env['frame'][1]} frame, share found ({how})", "",
+    lines = [f"Envelope: {env['faces']} real {what} in a {env['frame'][0]}x{env['frame'][1]} frame, share found ({how})", "",
              "| width px | " + " | ".join(f"{a}°" for a in ANGLES) + " | -60..60 | all |",
              "|---|" + "---|" * (len(ANGLES) + 2)]
     for width, row in env["found"].items():
@@ -166,6 +180,84 @@ def format_envelope(env: dict[str, Any]) -> str:
         lines.append(f"| {width} | " + " | ".join(f"{row[str(a)]:.2f}" for a in ANGLES)
                      + f" | {np.mean(mid):.2f} | {np.mean(list(row.values())):.2f} |")
     return "\n".join(lines)
+
+
+INFANT_FACES_PER_CHILD = 4
+
+
+def infant_faces(folder: Path, annotations: Path,
+                 per_child: int = INFANT_FACES_PER_CHILD) -> list[tuple[str, np.ndarray, tuple[float, float, float, float]]]:
+    """(name, frame, face box) of ``per_child`` clear faces of each child in the shared data's ``infants``
+    folder (see the module), evenly spread over the frames where each child's face is clear. The children
+    whose videos are there are used (all four in the shared data).
+
+    Raises:
+        CribsideError: no child's video is there, or a child has fewer clear faces than ``per_child``.
+    """
+    from cribside.edge.face.aligner import FaceAligner
+    from cribside.edge.face.pose import CLEAR, NOT_CLASSIFIED
+
+    sources = _infant_frames(folder, annotations)
+    if not sources:
+        raise CribsideError(f"--infants {folder}: no icatcher_plus_lookit/fd_video.mp4 (with its face counts), "
+                            "icatcher_plus_lookit/test_short.mp4 or lookit_laughter/labels.csv")
+    out = []
+    with FaceAligner() as aligner:
+        for child, frames in sources.items():
+            clear = []
+            for name, image in frames[::2]:  # every other candidate: neighbouring frames are nearly the same face
+                face = aligner.align(image)
+                if face is not None and face.pose not in NOT_CLASSIFIED and face.score >= CLEAR:
+                    clear.append((f"{child}: {name}", image, face.box))
+            if len(clear) < per_child:
+                raise CribsideError(f"--infants {folder}: {child} has {len(clear)} clear faces, want {per_child}")
+            out += [clear[int(j)] for j in np.linspace(0, len(clear) - 1, per_child).round()]
+    return out
+
+
+def _infant_frames(folder: Path, annotations: Path) -> dict[str, list[tuple[str, np.ndarray]]]:
+    """Per child, (name, frame) candidates for :func:`infant_faces`, each frame already cut to the child."""
+    icatcher, lookit = folder / "icatcher_plus_lookit", folder / "lookit_laughter"
+    sources: dict[str, list[tuple[str, np.ndarray]]] = {}
+    counts_file = icatcher / "fd_video_face_counts_per_frame.csv"
+    if (icatcher / "fd_video.mp4").is_file() and counts_file.is_file():
+        counts = {int(r["frame_index"]): int(r["manual_face_count"]) for r in csv.DictReader(counts_file.open(encoding="utf-8"))}
+        sources["iCatcher+ fd_video"] = [(f"fd_video.mp4 frame {i}", image) for i, image in _video_frames(icatcher / "fd_video.mp4")
+                                         if counts.get(i) == 1]
+    if (icatcher / "test_short.mp4").is_file():
+        sources["iCatcher+ test_short"] = [(f"test_short.mp4 frame {i}", image)
+                                           for i, image in _video_frames(icatcher / "test_short.mp4")]
+    if (lookit / "labels.csv").is_file():
+        ann = read_lookit_annotations(annotations)
+        for clip in csv.DictReader((lookit / "labels.csv").open(encoding="utf-8")):
+            name, step, split = Path(clip["file"]).name, float(clip["fps"]) / _SAMPLE_FPS, ann.splits[clip["child_id"]]
+            due = 0.0
+            for i, image in _video_frames(lookit / clip["file"]):
+                if i < due:
+                    continue
+                due += step
+                if ann.visible.get((name, i)) and (name, i) not in ann.parent_across:
+                    x = int(split * image.shape[1])  # the parent's side painted out
+                    if clip["child_side_of_frame"].upper() == "LEFT":
+                        image[:, x:] = 110
+                    else:
+                        image[:, :x] = 110
+                    sources.setdefault(f"Lookit {clip['child_id']}", []).append((f"{name} frame {i}", image))
+    return sources
+
+
+def _video_frames(path: Path) -> list[tuple[int, np.ndarray]]:
+    capture = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, image = capture.read()
+        if not ok:
+            break
+        frames.append((len(frames), image))
+    capture.release()
+    if not frames:
+        raise CribsideError(f"{path}: no frames could be read")
+    return frames
 
 
 def no_face_frames(photos: Path | None, video: Path | None) -> list[tuple[str, np.ndarray]]:

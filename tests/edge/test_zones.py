@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from support.face import LONDON_24, LOOKIT, LOOKIT_CRIB, LOOKIT_TODDLER_HALF
+from support.face import FD_VIDEO, FD_VIDEO_COUNTS, LONDON_24, LOOKIT, LOOKIT_CRIB, LOOKIT_TODDLER_HALF
 
 LEFT_CRIB = [[0.05, 0.2], [0.55, 0.2], [0.55, 0.9], [0.05, 0.9]]
 
@@ -173,7 +173,7 @@ def test_zones_command_draws_the_zone_and_names_each_face(face_models_dir, tmp_p
 def test_bench_faces_places_a_real_face_where_it_says_and_measures_the_envelope(face_models, tmp_path: Path) -> None:
     import json
 
-    from cribside.bench.faces import ANGLES, WIDTHS, envelope, place
+    from cribside.bench.faces import ANGLES, WIDTHS, envelope, photo_faces, place
     from cribside.cli import main
     from cribside.edge.face.aligner import FaceAligner
 
@@ -184,12 +184,44 @@ def test_bench_faces_places_a_real_face_where_it_says_and_measures_the_envelope(
         found = aligner.align(frame)
         assert frame.shape == (720, 1280, 3) and found is not None
         assert abs(found.box[0] + found.box[2] / 2 - centre[0]) < 20 and abs(found.box[2] - 96) < 25
-        env = envelope(aligner, [LONDON_24 / "neutral" / "003.jpg"])
+        env = envelope(aligner, photo_faces(aligner, [LONDON_24 / "neutral" / "003.jpg"]))
     assert set(env["found"]) == {str(w) for w in WIDTHS} and set(env["found"]["160"]) == {str(a) for a in ANGLES}
     assert env["found"]["160"]["0"] == 1.0  # a 160 px upright real face is always found
     out = tmp_path / "faces.json"
     assert main(["bench", "faces", "--faces", str(LONDON_24 / "smiling"), "--people", "1", "--json", str(out)]) == 0
     assert json.loads(out.read_text())["envelope"]["faces"] == 1
+
+
+def test_bench_faces_takes_clear_infant_faces_from_the_videos_it_finds(face_models, tmp_path: Path) -> None:
+    """The infant envelope's faces: from a real infant video (iCatcher+'s, in tests/data), only frames whose
+    manual face count is 1, spread over the clip, each a clear face box inside its frame; a folder with no
+    infant video is named in the error."""
+    import csv
+    import shutil
+
+    from cribside.bench.faces import envelope, infant_faces
+    from cribside.edge.errors import CribsideError
+    from cribside.edge.face.aligner import FaceAligner
+
+    icatcher = tmp_path / "infants" / "icatcher_plus_lookit"
+    icatcher.mkdir(parents=True)
+    annotations = Path(__file__).parents[2] / "benchmarks" / "lookit"  # not read: no Lookit clips here
+    shutil.copy(FD_VIDEO, icatcher)
+    shutil.copy(FD_VIDEO_COUNTS, icatcher)
+    counts = {int(r["frame_index"]): int(r["manual_face_count"]) for r in csv.DictReader(FD_VIDEO_COUNTS.open())}
+    faces = infant_faces(tmp_path / "infants", annotations, per_child=3)
+    frames = [int(name.rsplit(" ", 1)[1]) for name, _, _ in faces]
+    assert len(faces) == 3 and all(counts[f] == 1 for f in frames) and frames == sorted(set(frames))
+    assert frames[-1] - frames[0] > 100  # spread over the 173-frame clip, not three neighbours
+    for _, image, (x, y, w, h) in faces:
+        assert image.shape == (480, 640, 3) and 60 < w < 250 and 0 <= x and x + w <= 640 and 0 <= y and y + h <= 480
+    with FaceAligner() as aligner:
+        env = envelope(aligner, [(image, box) for _, image, box in faces])
+    assert env["faces"] == 3 and env["found"]["160"]["0"] == 1.0  # a 160 px upright real infant face is found
+    with pytest.raises(CribsideError, match="no icatcher_plus_lookit/fd_video.mp4"):
+        infant_faces(tmp_path / "empty", annotations)
+    with pytest.raises(CribsideError, match="has .* clear faces, want 500"):
+        infant_faces(tmp_path / "infants", annotations, per_child=500)
 
 
 def test_pose_is_frontal_on_frontal_photos_and_profile_when_the_nose_passes_the_eye() -> None:

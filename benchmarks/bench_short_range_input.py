@@ -1,0 +1,83 @@
+"""Which whole-frame detection pass sees a small infant's face in a 1280x720 frame, and at what cost.
+
+For the crib-zone issue's small faces: the infants' envelope of ``cribside bench faces --infants`` is far
+below the studio adults'. This counts, per face width, the cases where one detection pass over the whole
+frame puts a detection within half a face width of the placed face (before the mesh): the short-range
+model at its own 128 px input (the device's), the full-range model (192 px), and the short-range model
+fed a larger square input (it is fully convolutional; the full-range model cannot be resized). The faces
+are the infants' envelope's 16 (four children), placed upright and at +-30 and 60 degrees. It also times
+one model call per input size.
+
+Usage:
+    python benchmarks/bench_short_range_input.py [--data ../shared/data]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+
+from cribside.bench.faces import _DEFAULT_LOOKIT_ANNOTATIONS, infant_faces, place
+from cribside.edge.face.aligner import FaceAligner
+from cribside.edge.face.anchors import SHORT_RANGE, anchor_centers
+from cribside.edge.face.assets import ensure_face_models
+from cribside.edge.face.detector import BlazeFaceDetector
+
+SIZES = (256, 320)
+WIDTHS = (40, 48, 64, 96, 160)
+ANGLES = (0, 30, -30, 60, -60)
+
+
+def short_range_at(size: int, model: Path) -> BlazeFaceDetector:
+    """The short-range detector with its interpreter's input resized to ``size`` and anchors to match."""
+    detector = BlazeFaceDetector(model, SHORT_RANGE, 0.5, 0.3)
+    interp = detector._interp
+    interp.resize_tensor_input(detector._input, [1, size, size, 3])
+    interp.allocate_tensors()
+    by_width = {int(d["shape"][-1]): d["index"] for d in interp.get_output_details()}
+    detector._regressors, detector._scores = by_width[16], by_width[1]
+    cells = sum(SHORT_RANGE.anchors_per_layer * (size // s) ** 2 for s in SHORT_RANGE.strides)
+    detector._spec = dataclasses.replace(SHORT_RANGE, input_size=size, num_anchors=cells)
+    detector._anchors = anchor_centers(detector._spec)
+    return detector
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=Path("../shared/data"))
+    args = parser.parse_args()
+    faces = [(image, box) for _, image, box in infant_faces(args.data / "infants", _DEFAULT_LOOKIT_ANNOTATIONS)]
+    model = ensure_face_models(None)["detector_short"]
+    with FaceAligner() as aligner:
+        passes = {"short 128": aligner._short, "full 192": aligner._full}
+        passes |= {f"short {s}": short_range_at(s, model) for s in SIZES}
+        frame = np.zeros((720, 1280, 3), np.uint8)
+        for name, detector in passes.items():
+            detector.detect(frame)
+            start = time.perf_counter()
+            for _ in range(20):
+                detector.detect(frame)
+            print(f"{name}: {(time.perf_counter() - start) / 20 * 1000:.1f} ms a pass over a 1280x720 frame")
+        names = [*passes, f"full 192 + short {SIZES[-1]}"]
+        print(f"\n| width px | {' | '.join(names)} |\n|---|" + "---|" * len(names))
+        rng = np.random.default_rng(0)
+        for width in WIDTHS:
+            hits = dict.fromkeys(names, 0)
+            for angle in ANGLES:
+                for image, box in faces:
+                    placed, centre = place(image, box, width, angle, rng)
+                    seen = {name: any(math.dist(d.center_px, centre) < 0.5 * width for d in detector.detect(placed))
+                            for name, detector in passes.items()}
+                    for name in passes:
+                        hits[name] += seen[name]
+                    hits[names[-1]] += seen["full 192"] or seen[f"short {SIZES[-1]}"]
+            print(f"| {width} | " + " | ".join(f"{hits[n]}" for n in names) + f" |  (of {len(ANGLES) * len(faces)})")
+
+
+if __name__ == "__main__":
+    main()
