@@ -55,14 +55,16 @@ _TILE_STRIDE = 0.75
 
 class _Pass(NamedTuple):
     """One detection pass: detector, in-plane angle of the whole frame, score threshold (None: the
-    detector's), tile (None: the whole frame; else a rotated square seen upright), and how many ROIs of
-    each detection the mesh may try (the upright re-detection first, then the detector's own)."""
+    detector's), tile (None: the whole frame; else a rotated square seen upright), how many ROIs of
+    each detection the mesh may try (the upright re-detection first, then the detector's own), and the
+    largest face it may report as a share of the frame's longer side (None: any)."""
 
     detector: BlazeFaceDetector
     angle: float
     min_score: float | None = None
     tile: RotatedRect | None = None
     rois: int = 3
+    max_face: float | None = None
 
 
 # Rotated copies in the fresh search after a tracked face was lost: the 3 (of 7) nearest its last angle.
@@ -93,6 +95,20 @@ _OTHERS_EVERY = 3
 # detections (8 frames) was the toddler's dress print or a hand; real faces half out of the frame, which
 # the mesh refuses, mostly score above it (benchmarks/RESULTS.md).
 _SURE_FACE_SCORE = 0.7
+# The fine pass: the short-range model fed a square input of this share of the frame's longer side (a
+# multiple of 16, at most _FINE_MAX_INPUT), for frames where that is larger than its own 128 px. At 128 a
+# 1280x720 frame is seen at a tenth of its size, where a real infant's face under 96 px is a few pixels:
+# of 16 webcam infants' faces placed in a 1280x720 frame (upright, +-30 and +-60 degrees, 80 cases per
+# width) the 128 input saw 0, 0, 1 and 20 at 40, 48, 64 and 96 px, 256 sees 9, 24, 61 and 76
+# (benchmarks/bench_short_range_input.py). Its cost grows with its pixels (256: about 4x the 128 input),
+# and a 640x480 frame gets none (0.2 of 640 is 128).
+_FINE_SCALE = 0.2
+_FINE_MAX_INPUT = 320
+# The fine pass reports only detections smaller than this share of the frame's longer side: larger faces
+# the 128 px pass sees (its detections of 160 px infants' faces in 1280x720 measure 0.115-0.142; it finds
+# 78 of 80), and a finer look at them only adds false faces: with no bound it took the dog of dogs.jpg for
+# a face at every rotation, once as a frontal face at presence 0.98 (those detections measure 0.16-0.29).
+_FINE_MAX_FACE = 0.15
 
 
 def as_bgr(image: object) -> np.ndarray:
@@ -152,6 +168,8 @@ class FaceAligner:
         paths = ensure_face_models(models_dir)
         s = self.settings
         self._short = BlazeFaceDetector(paths["detector_short"], SHORT_RANGE, s.detector_score_threshold, s.nms_iou_threshold, threads)
+        self._short_model, self._threads = paths["detector_short"], threads
+        self._fine_by_size: dict[int, BlazeFaceDetector] = {}
         self._full = (BlazeFaceDetector(paths["detector_full"], FULL_RANGE, s.full_range_score_threshold, s.nms_iou_threshold, threads)
                       if s.use_full_range else None)
         self._mesh = FaceMeshModel(paths["landmarks"], threads)
@@ -287,6 +305,35 @@ class FaceAligner:
         upright = self._upright(image, first)
         return upright is not None and self._run_mesh(image, upright).presence >= self.settings.presence_threshold
 
+    def _fine(self, shape: tuple[int, ...]) -> list[_Pass]:
+        """The fine passes over a frame of ``shape``: upright, over the crib zone's bounding square (the whole
+        frame without a zone), then the rotated copies over the whole frame; none when ``_FINE_SCALE`` of the
+        region's side is no more than the 128 px input. Only faces under ``_FINE_MAX_FACE`` of the frame."""
+        h, w = shape[:2]
+        crib, _ = self.zone.pixels(shape)
+        x0, y0, x1, y1 = (0.0, 0.0, float(w), float(h)) if crib is None else (*crib.min(axis=0), *crib.max(axis=0))
+        side = max(x1 - x0, y1 - y0)
+        upright = self._fine_detector(side)
+        if upright is None:
+            return []
+        tile = None if crib is None else RotatedRect((x0 + x1) / 2, (y0 + y1) / 2, side, side, 0.0)
+        whole = self._fine_detector(max(h, w)) or upright
+        retry = self.settings.retry_score_threshold
+        return [_Pass(upright, 0.0, None, tile, max_face=_FINE_MAX_FACE)] + [
+            _Pass(whole, math.radians(a), retry, max_face=_FINE_MAX_FACE) for a in self.settings.retry_angles_deg]
+
+    def _fine_detector(self, side: float) -> BlazeFaceDetector | None:
+        """The short-range detector at ``_FINE_SCALE`` of ``side`` (None when that is 128 px or less). One
+        interpreter per input size, kept: a camera's frames and zone keep their size."""
+        size = min(_FINE_MAX_INPUT, 16 * round(_FINE_SCALE * side / 16))
+        if size <= SHORT_RANGE.input_size:
+            return None
+        if size not in self._fine_by_size:
+            s = self.settings
+            self._fine_by_size[size] = BlazeFaceDetector(self._short_model, SHORT_RANGE, s.detector_score_threshold,
+                                                         s.nms_iou_threshold, self._threads, input_size=size)
+        return self._fine_by_size[size]
+
     def _upright_count(self) -> int:
         """How many of :meth:`_passes` come first and look at the whole frame upright."""
         return 2 if self._full is not None else 1
@@ -321,9 +368,10 @@ class FaceAligner:
         tracked face does and the whole search is spread over a few frames.
         """
         passes = self._passes()
-        if not self.track:
-            return passes
         upright = self._upright_count()
+        fine = self._fine(image.shape)
+        if not self.track:
+            return passes[:upright] + fine[:1] + passes[upright:] + fine[1:]
         near = self._near_lost()
         tiles = self._tiles(image)
         fresh = self._search_step < _FULL_SEARCH_FRAMES  # just lost: most likely turned, search it all
@@ -333,7 +381,8 @@ class FaceAligner:
         spread = [extra[step % len(extra)]] if extra else []
         if not fresh:
             return passes[:upright] + spread
-        return near + passes[:upright] + self._rotated_first(passes[upright:]) + spread
+        first = fine[:1] if step == 0 else []  # the fine pass on the first frame of a search only (its cost)
+        return near + passes[:upright] + first + self._rotated_first(passes[upright:]) + spread
 
     def _rotated_first(self, rotated: list[_Pass]) -> list[_Pass]:
         """The rotated passes of a fresh search: all of them, unless the face was just lost while tracked
@@ -390,7 +439,8 @@ class FaceAligner:
         budget = _MAX_MESH_RUNS
         for search in self._search(image):
             found = self._timed_detect(search.detector, image, search.angle, search.min_score, search.tile)
-            detections = [d for d in found if self.zone.contains(d.center_px, image.shape)]
+            largest = math.inf if search.max_face is None else search.max_face * max(image.shape[:2])
+            detections = [d for d in found if self.zone.contains(d.center_px, image.shape) and max(d.size_px) < largest]
             for det in order_by_select(detections, self.settings.select, image.shape[:2]):
                 if budget <= 0:
                     return None, None
@@ -410,7 +460,8 @@ class FaceAligner:
                         if self._in_zone(settled.landmarks_px, image):
                             self._search_step = 0  # found: the next search starts from the top again
                             self._lost_roi = None
-                            return settled, (detections if search.angle == 0.0 and search.tile is None else None)
+                            return settled, (detections if search.angle == 0.0 and search.tile is None and search.max_face is None
+                                             else None)
         return None, None
 
     def _upright(self, image: np.ndarray, roi: RotatedRect) -> RotatedRect | None:
@@ -481,6 +532,7 @@ class FaceAligner:
     def close(self) -> None:
         """Release the interpreters."""
         self._short = self._full = self._mesh = None  # type: ignore[assignment]
+        self._fine_by_size = {}
 
     def __enter__(self) -> FaceAligner:
         return self

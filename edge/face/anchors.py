@@ -30,6 +30,14 @@ SHORT_RANGE = AnchorSpec(input_size=128, strides=(8, 16, 16, 16), anchors_per_la
 FULL_RANGE = AnchorSpec(input_size=192, strides=(4,), anchors_per_layer=1, num_anchors=2304)
 
 
+def resized(spec: AnchorSpec, input_size: int) -> AnchorSpec:
+    """The anchors of ``spec``'s model fed a square input of ``input_size`` (a multiple of its largest stride)."""
+    if input_size % max(spec.strides):
+        raise ValueError(f"input size {input_size} is not a multiple of stride {max(spec.strides)}")
+    cells = sum(spec.anchors_per_layer * (input_size // stride) ** 2 for stride in spec.strides)
+    return AnchorSpec(input_size, spec.strides, spec.anchors_per_layer, cells, spec.anchor_offset)
+
+
 def anchor_centers(spec: AnchorSpec) -> np.ndarray:
     """Anchor centres in input pixels, in the model's output order.
 

@@ -14,7 +14,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from cribside.edge.face.anchors import AnchorSpec, anchor_centers
+from cribside.edge.errors import CribsideError
+from cribside.edge.face.anchors import AnchorSpec, anchor_centers, resized
 from cribside.edge.face.geometry import RotatedRect, apply_affine, invert_affine, rect_to_image, rotation_about
 from cribside.edge.inference.litert import load_interpreter
 
@@ -88,13 +89,29 @@ def weighted_nms(
 class BlazeFaceDetector:
     """One BlazeFace model (short-range or full-range sparse) with its decoding."""
 
-    def __init__(self, model_path: Path, spec: AnchorSpec, score_threshold: float, iou_threshold: float, threads: int = 1) -> None:
+    def __init__(self, model_path: Path, spec: AnchorSpec, score_threshold: float, iou_threshold: float, threads: int = 1,
+                 input_size: int | None = None) -> None:
+        """``input_size``: look at the image at this square input size instead of the model's own (the
+        short-range model is fully convolutional, so a larger input sees a large frame at a finer scale,
+        at a cost in proportion to its pixels; the full-range model cannot be resized).
+
+        Raises:
+            CribsideError: the model file cannot be loaded, or cannot take ``input_size``.
+        """
         self._interp = load_interpreter(model_path, threads=threads)
+        self._input = self._interp.get_input_details()[0]["index"]
+        if input_size is not None and input_size != spec.input_size:
+            spec = resized(spec, input_size)
+            try:
+                self._interp.resize_tensor_input(self._input, [1, input_size, input_size, 3])
+                self._interp.allocate_tensors()
+            except (ValueError, RuntimeError) as exc:
+                raise CribsideError(f"{model_path.name}: cannot take a {input_size}x{input_size} input "
+                                    f"({str(exc).splitlines()[0]})") from None
         self._spec = spec
         self._anchors = anchor_centers(spec)
         self._score_threshold = score_threshold
         self._iou_threshold = iou_threshold
-        self._input = self._interp.get_input_details()[0]["index"]
         outputs = self._interp.get_output_details()
         # Regressors (N, 16) and scores (N, 1) are told apart by shape, not name:
         # the two model files name their outputs differently.

@@ -8,7 +8,7 @@ import math
 import cv2
 import numpy as np
 import pytest
-from support.face import FACE_DATA, load_face_image, rotate_with_canvas
+from support.face import FACE_DATA, load_face_image, read_fd_video, rotate_with_canvas
 
 from cribside.edge.errors import CribsideError
 from cribside.edge.face import AlignedFace, AlignerSettings, FaceAligner, mesh
@@ -217,8 +217,10 @@ def test_detection_rate_on_real_infant_video(face_models_dir, fd_video, track: b
     assert sum(without_face) <= MAX_FALSE_FACES_ON_EMPTY_FRAMES
 
 
-def test_full_range_fallback_finds_a_small_face(face_models_dir) -> None:
+def test_full_range_fallback_finds_a_small_face(face_models_dir, monkeypatch) -> None:
     """An infant face about 80 px wide in a 1280x720 frame (a camera far from the cot)."""
+    import cribside.edge.face.aligner as aligner_module
+
     region = load_face_image("infant_one_face")[180:420, 250:490]
     frame = np.full((720, 1280, 3), 90, np.uint8)
     frame[300:440, 900:1040] = cv2.resize(region, (140, 140), interpolation=cv2.INTER_AREA)
@@ -227,9 +229,10 @@ def test_full_range_fallback_finds_a_small_face(face_models_dir) -> None:
     assert face is not None
     x, y, w, h = face.box
     assert 900 <= x and x + w <= 1040 and 300 <= y and y + h <= 440
+    monkeypatch.setattr(aligner_module, "_FINE_MAX_INPUT", 0)  # no fine pass either
     with FaceAligner(AlignerSettings(use_full_range=False), models_dir=face_models_dir) as aligner:
         short_only = aligner.align(frame)
-    # The short-range model alone misses it, so the fallback is what found it.
+    # The short-range model alone at its own input misses it, so the fallback is what found it.
     assert short_only is None
 
 
@@ -247,3 +250,41 @@ def test_small_real_faces_upside_down_are_found_in_one_frame(face_models_dir, mo
         assert found_placed(aligner, faces, 56, 180.0, np.random.default_rng(0)) >= 23
         monkeypatch.setattr(aligner_module, "_FULL_RANGE_ROTATIONS_DEG", ())
         assert found_placed(aligner, faces, 56, 180.0, np.random.default_rng(0)) <= 21  # the short-range copy alone misses several
+
+
+def test_small_real_infant_faces_are_found_by_the_fine_pass(face_models_dir, monkeypatch) -> None:
+    """Three real infant faces from iCatcher+'s webcam video, 96 px wide and upright in a 1280x720 frame at
+    six places each: the short-range model's own 128 px input sees such a face a few pixels wide, so the
+    fine pass (the same model fed 256 px, faces under 0.15 of the frame only) is what finds them all."""
+    import cribside.edge.face.aligner as aligner_module
+    from cribside.bench.faces import found_placed
+
+    frames, _ = read_fd_video()
+    with FaceAligner(models_dir=face_models_dir) as aligner:
+        faces = [(frames[i], aligner.align(frames[i]).box) for i in (0, 50, 171)]
+
+        def found() -> int:
+            return sum(found_placed(aligner, faces, 96, 0.0, np.random.default_rng(seed)) for seed in range(6))
+
+        assert found() == 18
+        monkeypatch.setattr(aligner_module, "_FINE_MAX_INPUT", 0)  # no fine pass
+        assert found() <= 14
+
+
+def test_the_short_range_detector_takes_a_larger_input_and_the_full_range_one_says_it_cannot(face_models) -> None:
+    """The fine pass's detector: the short-range model fed 256 px has anchors for that size and finds the
+    real infant face at the same place as at 128; the full-range model cannot be resized: a one-line error
+    naming the file."""
+    from cribside.edge.face.anchors import FULL_RANGE, SHORT_RANGE, resized
+    from cribside.edge.face.detector import BlazeFaceDetector
+
+    assert resized(SHORT_RANGE, 256).num_anchors == 4 * SHORT_RANGE.num_anchors
+    image = load_face_image("infant_one_face")
+    own = BlazeFaceDetector(face_models["detector_short"], SHORT_RANGE, 0.5, 0.3).detect(image)
+    fine = BlazeFaceDetector(face_models["detector_short"], SHORT_RANGE, 0.5, 0.3, input_size=256).detect(image)
+    assert len(own) >= 1 and len(fine) >= 1
+    assert math.dist(own[0].center_px, fine[0].center_px) < 0.2 * own[0].size_px[0]
+    with pytest.raises(CribsideError, match="face_detection_full_range_sparse.tflite: cannot take a 384x384 input"):
+        BlazeFaceDetector(face_models["detector_full"], FULL_RANGE, 0.5, 0.3, input_size=384)
+    with pytest.raises(ValueError, match="not a multiple of stride 16"):
+        resized(SHORT_RANGE, 200)
