@@ -59,6 +59,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lookit", type=Path, help="Lookit laughter folder (labels.csv + videos/) for child hits")
     parser.add_argument("--lookit-annotations", type=Path, default=_DEFAULT_LOOKIT_ANNOTATIONS,
                         help="zones.csv and child_face_visible.csv for the Lookit clips (default: benchmarks/lookit)")
+    parser.add_argument("--lookit-scale", type=float, default=1.0,
+                        help="child hits on the Lookit frames resized by this factor (2: 1280x960, a larger camera's frame)")
     parser.add_argument("--infants", type=Path,
                         help="the shared data's infants folder (icatcher_plus_lookit/, lookit_laughter/): the envelope on infants' faces")
     parser.add_argument("--no-face-photos", type=Path,
@@ -72,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
     """Measure and print."""
     from cribside.edge.face.aligner import FaceAligner
 
+    if args.lookit_scale <= 0:
+        raise CribsideError(f"--lookit-scale {args.lookit_scale}: want a factor above 0")
     photos = sorted(p for p in args.faces.glob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))[: args.people]
     if not photos:
         raise CribsideError(f"--faces {args.faces}: no photos")
@@ -92,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
         result["false_faces"] = false_faces(no_face_frames(args.no_face_photos, args.no_face_video))
         print(format_false_faces(result["false_faces"]))
     if args.lookit is not None:
-        result["child_hits"] = child_hits(args.lookit, args.lookit_annotations)
+        result["child_hits"] = child_hits(args.lookit, args.lookit_annotations, scale=args.lookit_scale)
         print(format_child_hits(result["child_hits"]))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
@@ -399,9 +403,10 @@ _HALVES = {"LEFT": [[0.0, 0.0], [0.5, 0.0], [0.5, 1.0], [0.0, 1.0]], "RIGHT": [[
 CHILD_HIT_ZONES = ("no zone", "half frame", "drawn zone")
 
 
-def child_hits(folder: Path, annotations: Path) -> dict[str, Any]:
+def child_hits(folder: Path, annotations: Path, scale: float = 1.0) -> dict[str, Any]:
     """Child-hit figures on the Lookit clips: without a zone, with the child's half of the frame as the
-    crib zone, and with the zone drawn for each scene (``annotations``, see :func:`read_lookit_annotations`)."""
+    crib zone, and with the zone drawn for each scene (``annotations``, see :func:`read_lookit_annotations`);
+    every frame resized by ``scale`` first (the zones and the reference are in frame fractions)."""
     from cribside.edge.face.aligner import FaceAligner
     from cribside.edge.face.pose import NOT_CLASSIFIED
     from cribside.edge.face.zones import CribZone
@@ -420,7 +425,7 @@ def child_hits(folder: Path, annotations: Path) -> dict[str, Any]:
             return CribZone.from_lists(_HALVES[clip["child_side_of_frame"].upper()])
         return CribZone.from_lists(drawn[clip["child_id"]]) if name == "drawn zone" else None
 
-    out: dict[str, Any] = {"clips": len(clips)}
+    out: dict[str, Any] = {"clips": len(clips), "scale": scale}
     for name in CHILD_HIT_ZONES:
         counts = {"sampled": 0, "visible": 0, "face": 0, "on_child": 0, "child_visible": 0, "face_not_visible": 0,
                   "classified_visible": 0, "classified_not_visible": 0, "caregiver_present": 0}
@@ -438,6 +443,8 @@ def child_hits(folder: Path, annotations: Path) -> dict[str, Any]:
                         break
                     if index >= due:
                         due += step
+                        if scale != 1.0:
+                            image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
                         key = (file_name, index)
                         if key not in visible:
                             raise CribsideError(f"{annotations / 'child_face_visible.csv'}: no row for {key[0]} frame {key[1]}")
@@ -469,7 +476,8 @@ def child_hits(folder: Path, annotations: Path) -> dict[str, Any]:
 
 def format_child_hits(hits: dict[str, Any]) -> str:
     """Child hits and timings as Markdown tables."""
-    lines = [f"Child hits: {hits['clips']} Lookit clips at 3 fps, tracked", "",
+    size = "" if hits.get("scale", 1.0) == 1.0 else f", frames resized by {hits['scale']:g}"
+    lines = [f"Child hits: {hits['clips']} Lookit clips at 3 fps, tracked{size}", "",
              "| crib zone | sampled frames | child's face visible | a face taken | on the child, of taken "
              "| child hit, of frames with the child's face visible | of all sampled | faces taken on frames without it "
              "| caregiver_present |",

@@ -358,9 +358,10 @@ class FaceAligner:
     def _search(self, image: np.ndarray) -> list[_Pass]:
         """The passes of this frame's search.
 
-        A single image gets the whole search at once. On video (``track``) the first
-        ``_FULL_SEARCH_FRAMES`` frames after a loss do too (a face that just turned is found at once),
-        with one zoomed tile each; when a tracked face was lost, the windows where it was lost
+        A single image gets the whole search at once, the fine passes (:meth:`_fine`) included. On video
+        (``track``) the first ``_FULL_SEARCH_FRAMES`` frames after a loss do too (a face that just turned is
+        found at once), with one zoomed tile each and the upright fine pass on the first of them only (its
+        cost); when a tracked face was lost, the windows where it was lost
         (:meth:`_near_lost`) come first, take the tile's place, and only the rotated copies nearest its
         last angle run (:meth:`_rotated_first`).
         While the face stays away, every frame runs the two upright passes and one more, taken in turn

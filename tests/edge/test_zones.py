@@ -170,7 +170,7 @@ def test_zones_command_draws_the_zone_and_names_each_face(face_models_dir, tmp_p
     assert bad.returncode != 0 and "--camera crib-9: not in" in bad.stderr and "Traceback" not in bad.stderr
 
 
-def test_bench_faces_places_a_real_face_where_it_says_and_measures_the_envelope(face_models, tmp_path: Path) -> None:
+def test_bench_faces_places_a_real_face_where_it_says_and_measures_the_envelope(face_models, tmp_path: Path, capsys) -> None:
     import json
 
     from cribside.bench.faces import ANGLES, WIDTHS, envelope, photo_faces, place
@@ -190,6 +190,8 @@ def test_bench_faces_places_a_real_face_where_it_says_and_measures_the_envelope(
     out = tmp_path / "faces.json"
     assert main(["bench", "faces", "--faces", str(LONDON_24 / "smiling"), "--people", "1", "--json", str(out)]) == 0
     assert json.loads(out.read_text())["envelope"]["faces"] == 1
+    assert main(["bench", "faces", "--lookit", str(tmp_path), "--lookit-scale", "0"]) == 2
+    assert "--lookit-scale 0.0: want a factor above 0" in capsys.readouterr().err
 
 
 def test_bench_faces_takes_clear_infant_faces_from_the_videos_it_finds(face_models, tmp_path: Path) -> None:
