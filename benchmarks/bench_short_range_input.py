@@ -15,7 +15,6 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import math
 import time
 from pathlib import Path
@@ -24,27 +23,13 @@ import numpy as np
 
 from cribside.bench.faces import _DEFAULT_LOOKIT_ANNOTATIONS, infant_faces, place
 from cribside.edge.face.aligner import FaceAligner
-from cribside.edge.face.anchors import SHORT_RANGE, anchor_centers
+from cribside.edge.face.anchors import SHORT_RANGE
 from cribside.edge.face.assets import ensure_face_models
 from cribside.edge.face.detector import BlazeFaceDetector
 
 SIZES = (256, 320)
 WIDTHS = (40, 48, 64, 96, 160)
 ANGLES = (0, 30, -30, 60, -60)
-
-
-def short_range_at(size: int, model: Path) -> BlazeFaceDetector:
-    """The short-range detector with its interpreter's input resized to ``size`` and anchors to match."""
-    detector = BlazeFaceDetector(model, SHORT_RANGE, 0.5, 0.3)
-    interp = detector._interp
-    interp.resize_tensor_input(detector._input, [1, size, size, 3])
-    interp.allocate_tensors()
-    by_width = {int(d["shape"][-1]): d["index"] for d in interp.get_output_details()}
-    detector._regressors, detector._scores = by_width[16], by_width[1]
-    cells = sum(SHORT_RANGE.anchors_per_layer * (size // s) ** 2 for s in SHORT_RANGE.strides)
-    detector._spec = dataclasses.replace(SHORT_RANGE, input_size=size, num_anchors=cells)
-    detector._anchors = anchor_centers(detector._spec)
-    return detector
 
 
 def main() -> None:
@@ -55,7 +40,7 @@ def main() -> None:
     model = ensure_face_models(None)["detector_short"]
     with FaceAligner() as aligner:
         passes = {"short 128": aligner._short, "full 192": aligner._full}
-        passes |= {f"short {s}": short_range_at(s, model) for s in SIZES}
+        passes |= {f"short {s}": BlazeFaceDetector(model, SHORT_RANGE, 0.5, 0.3, input_size=s) for s in SIZES}
         frame = np.zeros((720, 1280, 3), np.uint8)
         for name, detector in passes.items():
             detector.detect(frame)

@@ -95,13 +95,14 @@ _OTHERS_EVERY = 3
 # detections (8 frames) was the toddler's dress print or a hand; real faces half out of the frame, which
 # the mesh refuses, mostly score above it (benchmarks/RESULTS.md).
 _SURE_FACE_SCORE = 0.7
-# The fine pass: the short-range model fed a square input of this share of the frame's longer side (a
-# multiple of 16, at most _FINE_MAX_INPUT), for frames where that is larger than its own 128 px. At 128 a
+# The fine pass: the short-range model over the crib zone's bounding square (the whole frame without a
+# zone), fed a square input of this share of its side (a multiple of 16, at most _FINE_MAX_INPUT), where
+# that is larger than its own 128 px. At 128 a
 # 1280x720 frame is seen at a tenth of its size, where a real infant's face under 96 px is a few pixels:
 # of 16 webcam infants' faces placed in a 1280x720 frame (upright, +-30 and +-60 degrees, 80 cases per
 # width) the 128 input saw 0, 0, 1 and 20 at 40, 48, 64 and 96 px, 256 sees 9, 24, 61 and 76
 # (benchmarks/bench_short_range_input.py). Its cost grows with its pixels (256: about 4x the 128 input),
-# and a 640x480 frame gets none (0.2 of 640 is 128).
+# and a 640x480 frame gets none (0.2 of 640 is 128), nor does a zone of 640 px or less.
 _FINE_SCALE = 0.2
 _FINE_MAX_INPUT = 320
 # The fine pass reports only detections smaller than this share of the frame's longer side: larger faces
