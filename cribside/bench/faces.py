@@ -225,7 +225,7 @@ def _infant_frames(folder: Path, annotations: Path) -> dict[str, list[tuple[str,
     sources: dict[str, list[tuple[str, np.ndarray]]] = {}
     counts_file = icatcher / "fd_video_face_counts_per_frame.csv"
     if (icatcher / "fd_video.mp4").is_file() and counts_file.is_file():
-        counts = {int(r["frame_index"]): int(r["manual_face_count"]) for r in csv.DictReader(counts_file.open(encoding="utf-8"))}
+        counts = _face_counts(counts_file)
         sources["iCatcher+ fd_video"] = [(f"fd_video.mp4 frame {i}", image) for i, image in _video_frames(icatcher / "fd_video.mp4")
                                          if counts.get(i) == 1]
     if (icatcher / "test_short.mp4").is_file():
@@ -248,6 +248,11 @@ def _infant_frames(folder: Path, annotations: Path) -> dict[str, list[tuple[str,
                         image[:, :x] = 110
                     sources.setdefault(f"Lookit {clip['child_id']}", []).append((f"{name} frame {i}", image))
     return sources
+
+
+def _face_counts(path: Path) -> dict[int, int]:
+    """iCatcher+'s manual face count per frame of ``fd_video.mp4`` (``frame_index,manual_face_count``)."""
+    return {int(r["frame_index"]): int(r["manual_face_count"]) for r in csv.DictReader(path.open(encoding="utf-8"))}
 
 
 def _video_frames(path: Path) -> list[tuple[int, np.ndarray]]:
@@ -293,17 +298,8 @@ def no_face_frames(photos: Path | None, video: Path | None) -> list[tuple[str, n
         counts_file = video / "fd_video_face_counts_per_frame.csv"
         if not counts_file.is_file():
             raise CribsideError(f"--no-face-video {video}: no fd_video_face_counts_per_frame.csv")
-        counts = {int(r["frame_index"]): int(r["manual_face_count"]) for r in csv.DictReader(counts_file.open(encoding="utf-8"))}
-        capture = cv2.VideoCapture(str(video / "fd_video.mp4"))
-        index = 0
-        while True:
-            ok, image = capture.read()
-            if not ok:
-                break
-            if counts.get(index) == 0:
-                frames.append((f"fd_video.mp4 frame {index}", image))
-            index += 1
-        capture.release()
+        counts = _face_counts(counts_file)
+        frames += [(f"fd_video.mp4 frame {i}", image) for i, image in _video_frames(video / "fd_video.mp4") if counts.get(i) == 0]
         if (video / "no_face.jpg").is_file():
             frames.append(("no_face.jpg", cv2.imread(str(video / "no_face.jpg"))))
     return frames

@@ -371,8 +371,8 @@ class FaceAligner:
         """
         passes = self._passes()
         upright = self._upright_count()
-        fine = self._fine(image.shape)
         if not self.track:
+            fine = self._fine(image.shape)
             return passes[:upright] + fine[:1] + passes[upright:] + fine[1:]
         near = self._near_lost()
         tiles = self._tiles(image)
@@ -383,7 +383,7 @@ class FaceAligner:
         spread = [extra[step % len(extra)]] if extra else []
         if not fresh:
             return passes[:upright] + spread
-        first = fine[:1] if step == 0 else []  # the fine pass on the first frame of a search only (its cost)
+        first = self._fine(image.shape)[:1] if step == 0 else []  # the fine pass on a search's first frame only (its cost)
         return near + passes[:upright] + first + self._rotated_first(passes[upright:]) + spread
 
     def _rotated_first(self, rotated: list[_Pass]) -> list[_Pass]:
