@@ -3,8 +3,9 @@
 For the crib-zone issue's small faces: the infants' envelope of ``cribside bench faces --infants`` is far
 below the studio adults'. This counts, per face width, the cases where one detection pass over the whole
 frame puts a detection within half a face width of the placed face (before the mesh): the short-range
-model at its own 128 px input (the device's), the full-range model (192 px), and the short-range model
-fed a larger square input (it is fully convolutional; the full-range model cannot be resized). The faces
+model at its own 128 px input, the full-range model (192 px), and the short-range model fed a larger
+input, square or of the frame's own shape (it is fully convolutional; the full-range model cannot be
+resized; the device's fine pass is the 320x176 one). The faces
 are the infants' envelope's 16 (four children), placed upright and at +-30 and 60 degrees. It also times
 one model call per input size.
 
@@ -27,9 +28,13 @@ from cribside.edge.face.anchors import SHORT_RANGE
 from cribside.edge.face.assets import ensure_face_models
 from cribside.edge.face.detector import BlazeFaceDetector
 
-SIZES = (256, 320)
+SIZES: tuple[int | tuple[int, int], ...] = (256, 320, (256, 144), (320, 176), (384, 224))
 WIDTHS = (40, 48, 64, 96, 160)
 ANGLES = (0, 30, -30, 60, -60)
+
+
+def _name(size: int | tuple[int, int]) -> str:
+    return str(size) if isinstance(size, int) else f"{size[0]}x{size[1]}"
 
 
 def main() -> None:
@@ -40,7 +45,7 @@ def main() -> None:
     model = ensure_face_models(None)["detector_short"]
     with FaceAligner() as aligner:
         passes = {"short 128": aligner._short, "full 192": aligner._full}
-        passes |= {f"short {s}": BlazeFaceDetector(model, SHORT_RANGE, 0.5, 0.3, input_size=s) for s in SIZES}
+        passes |= {f"short {_name(s)}": BlazeFaceDetector(model, SHORT_RANGE, 0.5, 0.3, input_size=s) for s in SIZES}
         frame = np.zeros((720, 1280, 3), np.uint8)
         for name, detector in passes.items():
             detector.detect(frame)
@@ -48,7 +53,8 @@ def main() -> None:
             for _ in range(20):
                 detector.detect(frame)
             print(f"{name}: {(time.perf_counter() - start) / 20 * 1000:.1f} ms a pass over a 1280x720 frame")
-        names = [*passes, f"full 192 + short {SIZES[-1]}"]
+        both = f"full 192 + short {_name(SIZES[-1])}"
+        names = [*passes, both]
         print(f"\n| width px | {' | '.join(names)} |\n|---|" + "---|" * len(names))
         rng = np.random.default_rng(0)
         for width in WIDTHS:
@@ -60,7 +66,7 @@ def main() -> None:
                             for name, detector in passes.items()}
                     for name in passes:
                         hits[name] += seen[name]
-                    hits[names[-1]] += seen["full 192"] or seen[f"short {SIZES[-1]}"]
+                    hits[both] += seen["full 192"] or seen[f"short {_name(SIZES[-1])}"]
             print(f"| {width} | " + " | ".join(f"{hits[n]}" for n in names) + f" |  (of {len(ANGLES) * len(faces)})")
 
 

@@ -23,7 +23,7 @@ from cribside.edge.face.anchors import FULL_RANGE, SHORT_RANGE
 from cribside.edge.face.assets import FACE_MODELS, ensure_face_models
 from cribside.edge.face.candidates import order_by_select, roi_from_landmarks, rois_from_detection
 from cribside.edge.face.crop import crop_rect, eye_angle_rad, eye_centers, warp_crop
-from cribside.edge.face.detector import BlazeFaceDetector, Detection
+from cribside.edge.face.detector import BlazeFaceDetector, Detection, rotated_canvas
 from cribside.edge.face.geometry import RotatedRect
 from cribside.edge.face.landmarks import FaceMeshModel, MeshResult
 from cribside.edge.face.pose import pose_of, yaw_ratio
@@ -95,21 +95,25 @@ _OTHERS_EVERY = 3
 # detections (8 frames) was the toddler's dress print or a hand; real faces half out of the frame, which
 # the mesh refuses, mostly score above it (benchmarks/RESULTS.md).
 _SURE_FACE_SCORE = 0.7
-# The fine pass: the short-range model over the crib zone's bounding square (the whole frame without a
-# zone), fed a square input of this share of its side (a multiple of 16, at most _FINE_MAX_INPUT), where
-# that is larger than its own 128 px. At 128 a
-# 1280x720 frame is seen at a tenth of its size, where a real infant's face under 96 px is a few pixels:
-# of 16 webcam infants' faces placed in a 1280x720 frame (upright, +-30 and +-60 degrees, 80 cases per
-# width) the 128 input saw 0, 0, 1 and 20 at 40, 48, 64 and 96 px, 256 sees 9, 24, 61 and 76
-# (benchmarks/bench_short_range_input.py). Its cost grows with its pixels (256: about 4x the 128 input),
-# and a 640x480 frame gets none (0.2 of 640 is 128), nor does a zone of 640 px or less.
-_FINE_SCALE = 0.2
-_FINE_MAX_INPUT = 320
-# The fine pass reports only detections smaller than this share of the frame's longer side: larger faces
-# the 128 px pass sees (its detections of 160 px infants' faces in 1280x720 measure 0.115-0.142; it finds
-# 78 of 80), and a finer look at them only adds false faces: with no bound it took the dog of dogs.jpg for
-# a face at every rotation, once as a frontal face at presence 0.98 (those detections measure 0.16-0.29).
-_FINE_MAX_FACE = 0.15
+# The fine pass: the short-range model over the crib zone's bounding box (the whole frame without a zone),
+# fed an input of that box's shape at this share of its size (multiples of 16 px, at most _FINE_MAX_PIXELS),
+# where the box is longer than _FINE_MIN_SIDE. At its own 128 px input the model sees a 1280x720 frame at
+# a tenth of its size, where a real infant's face under 96 px is a few pixels: of 16 webcam infants'
+# faces placed in a 1280x720 frame (upright, +-30 and +-60 degrees, 80 cases per width) the 128 input saw
+# 0, 0, 1 and 20 at 40, 48, 64 and 96 px, a square 256 input 9, 24, 61 and 76, a square 320 input 31, 50,
+# 78 and 78 (benchmarks/bench_short_range_input.py). Its cost grows with its pixels, and an input of the
+# box's own shape spends none on letterbox borders (1280x720 at 0.25: 320x176, fewer pixels than the square
+# 256 input at 0.2). A 640x480 frame gets none, nor does a zone of 640 px or less: the 128 px pass sees
+# them at 0.2 or finer.
+_FINE_SCALE = 0.3
+_FINE_MIN_SIDE = 640
+_FINE_MAX_PIXELS = 320 * 320
+# The fine pass reports only detections smaller than this share of the frame's longer side (16 px of the
+# 128 px pass's input): larger faces the 128 px pass sees (it finds 78 of 80 infants' faces 160 px wide in
+# 1280x720, 0.125 of it), and a finer look at them only adds false faces: with no bound it took the dog of
+# dogs.jpg for a face at every rotation, once as a frontal face at presence 0.98; at 0.3 of the frame with
+# a bound of 0.15 it still took it at three rotations as frontal (its detections there measure 0.14-0.28).
+_FINE_MAX_FACE = 0.125
 
 
 def as_bgr(image: object) -> np.ndarray:
@@ -170,7 +174,7 @@ class FaceAligner:
         s = self.settings
         self._short = BlazeFaceDetector(paths["detector_short"], SHORT_RANGE, s.detector_score_threshold, s.nms_iou_threshold, threads)
         self._short_model, self._threads = paths["detector_short"], threads
-        self._fine_by_size: dict[int, BlazeFaceDetector] = {}
+        self._fine_by_shape: dict[tuple[int, int], BlazeFaceDetector] = {}
         self._full = (BlazeFaceDetector(paths["detector_full"], FULL_RANGE, s.full_range_score_threshold, s.nms_iou_threshold, threads)
                       if s.use_full_range else None)
         self._mesh = FaceMeshModel(paths["landmarks"], threads)
@@ -307,33 +311,36 @@ class FaceAligner:
         return upright is not None and self._run_mesh(image, upright).presence >= self.settings.presence_threshold
 
     def _fine(self, shape: tuple[int, ...]) -> list[_Pass]:
-        """The fine passes over a frame of ``shape``: upright, over the crib zone's bounding square (the whole
-        frame without a zone), then the rotated copies over the whole frame; none when ``_FINE_SCALE`` of the
-        region's side is no more than the 128 px input. Only faces under ``_FINE_MAX_FACE`` of the frame."""
+        """The fine passes over a frame of ``shape``: upright, over the crib zone's bounding box (the whole
+        frame without a zone), then the rotated copies over the whole frame; none when that region's longer
+        side is ``_FINE_MIN_SIDE`` or less. Only faces under ``_FINE_MAX_FACE`` of the frame."""
         h, w = shape[:2]
         crib, _ = self.zone.pixels(shape)
         x0, y0, x1, y1 = (0.0, 0.0, float(w), float(h)) if crib is None else (*crib.min(axis=0), *crib.max(axis=0))
-        side = max(x1 - x0, y1 - y0)
-        upright = self._fine_detector(side)
-        if upright is None:
+        if max(x1 - x0, y1 - y0) <= _FINE_MIN_SIDE:
             return []
-        tile = None if crib is None else RotatedRect((x0 + x1) / 2, (y0 + y1) / 2, side, side, 0.0)
-        whole = self._fine_detector(max(h, w)) or upright
+        upright = self._fine_detector(x1 - x0, y1 - y0)
+        tile = None
+        if crib is not None:  # the zone's box, widened to the input's shape
+            in_w, in_h = upright.input_shape
+            scale = min(in_w / (x1 - x0), in_h / (y1 - y0))
+            tile = RotatedRect((x0 + x1) / 2, (y0 + y1) / 2, in_w / scale, in_h / scale, 0.0)
         retry = self.settings.retry_score_threshold
-        return [_Pass(upright, 0.0, None, tile, max_face=_FINE_MAX_FACE)] + [
-            _Pass(whole, math.radians(a), retry, max_face=_FINE_MAX_FACE) for a in self.settings.retry_angles_deg]
+        rotated = [_Pass(self._fine_detector(*rotated_canvas((h, w), math.radians(a))), math.radians(a), retry,
+                         max_face=_FINE_MAX_FACE) for a in self.settings.retry_angles_deg]
+        return [_Pass(upright, 0.0, None, tile, max_face=_FINE_MAX_FACE), *rotated]
 
-    def _fine_detector(self, side: float) -> BlazeFaceDetector | None:
-        """The short-range detector at ``_FINE_SCALE`` of ``side`` (None when that is 128 px or less). One
-        interpreter per input size, kept: a camera's frames and zone keep their size."""
-        size = min(_FINE_MAX_INPUT, 16 * round(_FINE_SCALE * side / 16))
-        if size <= SHORT_RANGE.input_size:
-            return None
-        if size not in self._fine_by_size:
+    def _fine_detector(self, width: float, height: float) -> BlazeFaceDetector:
+        """The short-range detector fed a ``width`` x ``height`` region at ``_FINE_SCALE`` (or at most
+        ``_FINE_MAX_PIXELS``), in multiples of 16 px. One interpreter per input shape, kept: a camera's
+        frames and zone keep their size."""
+        scale = min(_FINE_SCALE, math.sqrt(_FINE_MAX_PIXELS / (width * height)))
+        shape = (max(16, 16 * round(scale * width / 16)), max(16, 16 * round(scale * height / 16)))
+        if shape not in self._fine_by_shape:
             s = self.settings
-            self._fine_by_size[size] = BlazeFaceDetector(self._short_model, SHORT_RANGE, s.detector_score_threshold,
-                                                         s.nms_iou_threshold, self._threads, input_size=size)
-        return self._fine_by_size[size]
+            self._fine_by_shape[shape] = BlazeFaceDetector(self._short_model, SHORT_RANGE, s.detector_score_threshold,
+                                                           s.nms_iou_threshold, self._threads, input_size=shape)
+        return self._fine_by_shape[shape]
 
     def _upright_count(self) -> int:
         """How many of :meth:`_passes` come first and look at the whole frame upright."""
@@ -534,7 +541,7 @@ class FaceAligner:
     def close(self) -> None:
         """Release the interpreters."""
         self._short = self._full = self._mesh = None  # type: ignore[assignment]
-        self._fine_by_size = {}
+        self._fine_by_shape = {}
 
     def __enter__(self) -> FaceAligner:
         return self

@@ -15,13 +15,20 @@ import numpy as np
 
 @dataclass(frozen=True)
 class AnchorSpec:
-    """What a BlazeFace variant's anchors and outputs look like."""
+    """What a BlazeFace variant's anchors and outputs look like (``input_size``: the input's width, and
+    its height unless ``input_height`` is set)."""
 
     input_size: int
     strides: tuple[int, ...]
     anchors_per_layer: int  # 2 when interpolated_scale_aspect_ratio == 1.0, else 1
     num_anchors: int
     anchor_offset: float = 0.5
+    input_height: int | None = None
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """The input's (width, height) in pixels."""
+        return self.input_size, self.input_size if self.input_height is None else self.input_height
 
 
 # face_detection_short_range: 128x128 input, strides 8,16,16,16 -> 16x16x2 + 8x8x6 = 896.
@@ -30,12 +37,16 @@ SHORT_RANGE = AnchorSpec(input_size=128, strides=(8, 16, 16, 16), anchors_per_la
 FULL_RANGE = AnchorSpec(input_size=192, strides=(4,), anchors_per_layer=1, num_anchors=2304)
 
 
-def resized(spec: AnchorSpec, input_size: int) -> AnchorSpec:
-    """The anchors of ``spec``'s model fed a square input of ``input_size`` (a multiple of its largest stride)."""
-    if input_size % max(spec.strides):
-        raise ValueError(f"input size {input_size} is not a multiple of stride {max(spec.strides)}")
-    cells = sum(spec.anchors_per_layer * (input_size // stride) ** 2 for stride in spec.strides)
-    return AnchorSpec(input_size, spec.strides, spec.anchors_per_layer, cells, spec.anchor_offset)
+def resized(spec: AnchorSpec, width: int, height: int | None = None) -> AnchorSpec:
+    """The anchors of ``spec``'s model fed an input ``width`` x ``height`` (square without ``height``), each a
+    multiple of its largest stride."""
+    height = width if height is None else height
+    for side in (width, height):
+        if side <= 0 or side % max(spec.strides):
+            raise ValueError(f"input size {side} is not a positive multiple of stride {max(spec.strides)}")
+    cells = sum(spec.anchors_per_layer * (width // stride) * (height // stride) for stride in spec.strides)
+    return AnchorSpec(width, spec.strides, spec.anchors_per_layer, cells, spec.anchor_offset,
+                      None if height == width else height)
 
 
 def anchor_centers(spec: AnchorSpec) -> np.ndarray:
@@ -44,6 +55,7 @@ def anchor_centers(spec: AnchorSpec) -> np.ndarray:
     Returns:
         float32 array (num_anchors, 2) of (x, y).
     """
+    width, height = spec.shape
     centers: list[np.ndarray] = []
     layer = 0
     while layer < len(spec.strides):
@@ -53,11 +65,11 @@ def anchor_centers(spec: AnchorSpec) -> np.ndarray:
         while layer < len(spec.strides) and spec.strides[layer] == stride:
             repeats += spec.anchors_per_layer
             layer += 1
-        cells = int(np.ceil(spec.input_size / stride))
-        ys, xs = np.meshgrid(np.arange(cells), np.arange(cells), indexing="ij")
-        grid = np.stack([(xs + spec.anchor_offset) / cells, (ys + spec.anchor_offset) / cells], axis=-1)
+        cols, rows = (int(np.ceil(side / stride)) for side in (width, height))
+        ys, xs = np.meshgrid(np.arange(rows), np.arange(cols), indexing="ij")  # row by row, as the model's outputs
+        grid = np.stack([(xs + spec.anchor_offset) / cols * width, (ys + spec.anchor_offset) / rows * height], axis=-1)
         centers.append(np.repeat(grid.reshape(-1, 2), repeats, axis=0))
-    out = np.concatenate(centers).astype(np.float32) * spec.input_size
+    out = np.concatenate(centers).astype(np.float32)
     if out.shape[0] != spec.num_anchors:
         raise ValueError(f"anchor spec gives {out.shape[0]} anchors, model expects {spec.num_anchors}")
     return out

@@ -86,27 +86,36 @@ def weighted_nms(
     return out
 
 
+def rotated_canvas(shape: tuple[int, int], angle_rad: float) -> tuple[float, float]:
+    """(width, height) of the bounding box of an image of ``shape`` (h, w) rotated by ``angle_rad``: what a
+    rotated pass letterboxes into the input, so nothing is cut off."""
+    h, w = shape
+    c, s = abs(math.cos(angle_rad)), abs(math.sin(angle_rad))
+    return w * c + h * s, w * s + h * c
+
+
 class BlazeFaceDetector:
     """One BlazeFace model (short-range or full-range sparse) with its decoding."""
 
     def __init__(self, model_path: Path, spec: AnchorSpec, score_threshold: float, iou_threshold: float, threads: int = 1,
-                 input_size: int | None = None) -> None:
-        """``input_size``: look at the image at this square input size instead of the model's own (the
-        short-range model is fully convolutional, so a larger input sees a large frame at a finer scale,
-        at a cost in proportion to its pixels; the full-range model cannot be resized).
+                 input_size: int | tuple[int, int] | None = None) -> None:
+        """``input_size``: look at the image at this input size, square or (width, height), instead of the
+        model's own (the short-range model is fully convolutional, so a larger input sees a large frame at a
+        finer scale, at a cost in proportion to its pixels; the full-range model cannot be resized).
 
         Raises:
             CribsideError: the model file cannot be loaded, or cannot take ``input_size``.
         """
         self._interp = load_interpreter(model_path, threads=threads)
         self._input = self._interp.get_input_details()[0]["index"]
-        if input_size is not None and input_size != spec.input_size:
-            spec = resized(spec, input_size)
+        width, height = (input_size, input_size) if isinstance(input_size, int) else input_size or spec.shape
+        if (width, height) != spec.shape:
+            spec = resized(spec, width, height)
             try:
-                self._interp.resize_tensor_input(self._input, [1, input_size, input_size, 3])
+                self._interp.resize_tensor_input(self._input, [1, height, width, 3])
                 self._interp.allocate_tensors()
             except (ValueError, RuntimeError) as exc:
-                raise CribsideError(f"{model_path.name}: cannot take a {input_size}x{input_size} input "
+                raise CribsideError(f"{model_path.name}: cannot take a {width}x{height} input "
                                     f"({str(exc).splitlines()[0]})") from None
         self._spec = spec
         self._anchors = anchor_centers(spec)
@@ -118,26 +127,28 @@ class BlazeFaceDetector:
         by_width = {int(d["shape"][-1]): d["index"] for d in outputs}
         self._regressors, self._scores = by_width[16], by_width[1]
 
+    @property
+    def input_shape(self) -> tuple[int, int]:
+        """The model input's (width, height)."""
+        return self._spec.shape
+
     def _input_affine(self, shape: tuple[int, int], angle_rad: float) -> np.ndarray:
         """Image -> model-input affine: rotate about the centre, then letterbox."""
         h, w = shape
-        size = self._spec.input_size
+        in_w, in_h = self._spec.shape
         center = ((w - 1) / 2.0, (h - 1) / 2.0)
         rot = rotation_about(center, angle_rad)
-        # Bounding canvas of the rotated image, so nothing is cut off.
-        c, s = abs(math.cos(angle_rad)), abs(math.sin(angle_rad))
-        canvas_w, canvas_h = w * c + h * s, w * s + h * c
-        scale = size / max(canvas_w, canvas_h)
+        canvas_w, canvas_h = rotated_canvas(shape, angle_rad)
+        scale = min(in_w / canvas_w, in_h / canvas_h)
         # Centre of the image goes to the centre of the input (letterbox, zero border).
         full = np.vstack([rot, [0, 0, 1]])
-        fit = np.array([[scale, 0, (size - 1) / 2.0 - scale * center[0]],
-                        [0, scale, (size - 1) / 2.0 - scale * center[1]], [0, 0, 1]])
+        fit = np.array([[scale, 0, (in_w - 1) / 2.0 - scale * center[0]],
+                        [0, scale, (in_h - 1) / 2.0 - scale * center[1]], [0, 0, 1]])
         return np.asarray((fit @ full)[:2])
 
     def _invoke(self, bgr: np.ndarray, to_input: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Warp the image into the model input with ``to_input``; return (regressors, scores)."""
-        size = self._spec.input_size
-        patch = cv2.warpAffine(bgr, to_input, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        patch = cv2.warpAffine(bgr, to_input, self._spec.shape, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
         # Channels are swapped on the small patch, not the whole frame; MediaPipe feeds RGB in [-1, 1].
         tensor = patch[None, :, :, ::-1].astype(np.float32) * (2.0 / 255.0) - 1.0
         self._interp.set_tensor(self._input, tensor)
@@ -147,14 +158,13 @@ class BlazeFaceDetector:
         return raw, 1.0 / (1.0 + np.exp(-logits))
 
     def detect_in(self, bgr: np.ndarray, roi: RotatedRect) -> list[Detection]:
-        """Detect faces in one rotated square of the image, seen upright in it.
+        """Detect faces in one rotated rectangle of the image (of the input's shape), seen upright in it.
 
         Used to re-examine a face at close range and in a chosen orientation: the
         detector is sharper there than on the whole frame, and it tells an upright
         face from an upside-down one, which the landmark model cannot.
         """
-        size = self._spec.input_size
-        return self._decode(bgr, invert_affine(rect_to_image(roi, size, size)), roi.angle_rad)
+        return self._decode(bgr, invert_affine(rect_to_image(roi, *self._spec.shape)), roi.angle_rad)
 
     def detect(self, bgr: np.ndarray, angle_rad: float = 0.0, min_score: float | None = None) -> list[Detection]:
         """Find faces in a BGR uint8 image, optionally looking at it rotated.

@@ -229,7 +229,7 @@ def test_full_range_fallback_finds_a_small_face(face_models_dir, monkeypatch) ->
     assert face is not None
     x, y, w, h = face.box
     assert 900 <= x and x + w <= 1040 and 300 <= y and y + h <= 440
-    monkeypatch.setattr(aligner_module, "_FINE_MAX_INPUT", 0)  # no fine pass either
+    monkeypatch.setattr(aligner_module, "_FINE_MIN_SIDE", 10**9)  # no fine pass either
     with FaceAligner(AlignerSettings(use_full_range=False), models_dir=face_models_dir) as aligner:
         short_only = aligner.align(frame)
     # The short-range model alone at its own input misses it, so the fallback is what found it.
@@ -239,7 +239,8 @@ def test_full_range_fallback_finds_a_small_face(face_models_dir, monkeypatch) ->
 def test_small_real_faces_upside_down_are_found_in_one_frame(face_models_dir, monkeypatch) -> None:
     """The 24 real adults of tests/data's London set, 56 px wide and upside down in a 1280x720 frame (an
     infant lying head towards the camera): the rotated copy at 180 degrees is seen by the full-range
-    detector, which finds them where the short-range one, used for the other copies, misses several."""
+    detector, which finds them where the short-range one at its 128 px input, used for the other copies,
+    misses several; the fine pass's upside-down copy finds them too."""
     import cribside.edge.face.aligner as aligner_module
     from cribside.bench.faces import found_placed, photo_faces
 
@@ -249,7 +250,11 @@ def test_small_real_faces_upside_down_are_found_in_one_frame(face_models_dir, mo
         assert len(faces) == 24
         assert found_placed(aligner, faces, 56, 180.0, np.random.default_rng(0)) >= 23
         monkeypatch.setattr(aligner_module, "_FULL_RANGE_ROTATIONS_DEG", ())
+        assert found_placed(aligner, faces, 56, 180.0, np.random.default_rng(0)) >= 23  # the fine pass alone
+        monkeypatch.setattr(aligner_module, "_FINE_MIN_SIDE", 10**9)
         assert found_placed(aligner, faces, 56, 180.0, np.random.default_rng(0)) <= 21  # the short-range copy alone misses several
+        monkeypatch.setattr(aligner_module, "_FULL_RANGE_ROTATIONS_DEG", (180.0,))
+        assert found_placed(aligner, faces, 56, 180.0, np.random.default_rng(0)) >= 23  # the full-range copy alone
 
 
 def test_small_real_infant_faces_are_found_by_the_fine_pass(face_models_dir, monkeypatch) -> None:
@@ -267,7 +272,7 @@ def test_small_real_infant_faces_are_found_by_the_fine_pass(face_models_dir, mon
             return sum(found_placed(aligner, faces, 96, 0.0, np.random.default_rng(seed)) for seed in range(6))
 
         assert found() == 18
-        monkeypatch.setattr(aligner_module, "_FINE_MAX_INPUT", 0)  # no fine pass
+        monkeypatch.setattr(aligner_module, "_FINE_MIN_SIDE", 10**9)  # no fine pass
         assert found() <= 14
 
 
@@ -286,5 +291,26 @@ def test_the_short_range_detector_takes_a_larger_input_and_the_full_range_one_sa
     assert math.dist(own[0].center_px, fine[0].center_px) < 0.2 * own[0].size_px[0]
     with pytest.raises(CribsideError, match="face_detection_full_range_sparse.tflite: cannot take a 384x384 input"):
         BlazeFaceDetector(face_models["detector_full"], FULL_RANGE, 0.5, 0.3, input_size=384)
-    with pytest.raises(ValueError, match="not a multiple of stride 16"):
+    with pytest.raises(ValueError, match="not a positive multiple of stride 16"):
         resized(SHORT_RANGE, 200)
+
+
+def test_the_fine_detector_takes_an_input_of_the_frames_shape(face_models) -> None:
+    """A 1280x720 frame seen through a 320x176 input (its own shape, no letterbox border) and a square 320
+    input (the same scale): the anchors are laid out row by row as the model's outputs, so the real infant's
+    photo pasted at five places has its face found at the same place by both."""
+    from cribside.edge.face.anchors import SHORT_RANGE, resized
+    from cribside.edge.face.detector import BlazeFaceDetector
+
+    assert resized(SHORT_RANGE, 320, 176).num_anchors == 2 * 40 * 22 + 6 * 20 * 11
+    square = BlazeFaceDetector(face_models["detector_short"], SHORT_RANGE, 0.5, 0.3, input_size=320)
+    shaped = BlazeFaceDetector(face_models["detector_short"], SHORT_RANGE, 0.5, 0.3, input_size=(320, 176))
+    assert shaped.input_shape == (320, 176)
+    image = load_face_image("infant_one_face")  # 640x480, the face about 137 px wide at (389, 300)
+    for x, y in ((0, 0), (640, 0), (320, 120), (0, 240), (640, 240)):
+        frame = np.zeros((720, 1280, 3), np.uint8)
+        frame[y:y + 480, x:x + 640] = image
+        a, b = square.detect(frame), shaped.detect(frame)
+        assert len(a) == 1 and len(b) == 1, (x, y)
+        assert math.dist(b[0].center_px, (x + 389, y + 300)) < 0.15 * 137, (x, y)
+        assert math.dist(a[0].center_px, b[0].center_px) < 0.1 * a[0].size_px[0], (x, y)
