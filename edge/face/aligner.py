@@ -101,13 +101,14 @@ _SURE_FACE_SCORE = 0.7
 # a tenth of its size, where a real infant's face under 96 px is a few pixels: of 16 webcam infants'
 # faces placed in a 1280x720 frame (upright, +-30 and +-60 degrees, 80 cases per width) the 128 input saw
 # 0, 0, 1 and 20 at 40, 48, 64 and 96 px, a square 256 input 9, 24, 61 and 76, a square 320 input 31, 50,
-# 78 and 78 (benchmarks/bench_short_range_input.py). Its cost grows with its pixels, and an input of the
-# box's own shape spends none on letterbox borders (1280x720 at 0.25: 320x176, fewer pixels than the square
-# 256 input at 0.2). A 640x480 frame gets none, nor does a zone of 640 px or less: the 128 px pass sees
-# them at 0.2 or finer.
+# 78 and 78, an input of the frame's shape at 0.3 (384x224) 51, 70, 78 and 79
+# (benchmarks/bench_short_range_input.py). Its cost grows with its pixels, and an input of the box's own
+# shape spends none on letterbox borders (384x224: 26.9 ms a pass on machine B, the square 256 18.3 and 320
+# 30.5). 0.25 (320x176) left real infants' faces 48 px wide at 0.89 in a single frame, 0.3 finds 0.99. A
+# 640x480 frame gets none, nor does a zone of 640 px or less: the 128 px pass sees them at 0.2 or finer.
 _FINE_SCALE = 0.3
 _FINE_MIN_SIDE = 640
-_FINE_MAX_PIXELS = 320 * 320
+_FINE_MAX_PIXELS = 320 * 320  # a larger frame is seen coarser (1920x1080: 0.22), its cost bounded
 # The fine pass reports only detections smaller than this share of the frame's longer side (16 px of the
 # 128 px pass's input): larger faces the 128 px pass sees (it finds 78 of 80 infants' faces 160 px wide in
 # 1280x720, 0.125 of it), and a finer look at them only adds false faces: with no bound it took the dog of

@@ -260,7 +260,7 @@ def test_small_real_faces_upside_down_are_found_in_one_frame(face_models_dir, mo
 def test_small_real_infant_faces_are_found_by_the_fine_pass(face_models_dir, monkeypatch) -> None:
     """Three real infant faces from iCatcher+'s webcam video, 96 px wide and upright in a 1280x720 frame at
     six places each: the short-range model's own 128 px input sees such a face a few pixels wide, so the
-    fine pass (the same model fed 256 px, faces under 0.15 of the frame only) is what finds them all."""
+    fine pass (the same model fed 384x224 px, faces under 0.125 of the frame only) is what finds them all."""
     import cribside.edge.face.aligner as aligner_module
     from cribside.bench.faces import found_placed
 
