@@ -314,3 +314,28 @@ def test_the_fine_detector_takes_an_input_of_the_frames_shape(face_models) -> No
         assert len(a) == 1 and len(b) == 1, (x, y)
         assert math.dist(b[0].center_px, (x + 389, y + 300)) < 0.15 * 137, (x, y)
         assert math.dist(a[0].center_px, b[0].center_px) < 0.1 * a[0].size_px[0], (x, y)
+
+
+@pytest.mark.parametrize(("scale", "fine_on_loss"), [(0.5, True), (2.0, False)])
+def test_video_runs_the_fine_pass_after_a_loss_only_for_a_face_small_enough_for_it(face_models_dir, monkeypatch,
+                                                                                     scale, fine_on_loss) -> None:
+    """A real infant's face tracked in 1280x720 video, then gone: the search's first frame runs the fine pass
+    (384x224, of the frame's shape) where the face was small (about 68 px wide), and not where
+    it was about 274 px wide, a size the fine pass does not report."""
+    image = cv2.resize(load_face_image("infant_one_face"), None, fx=scale, fy=scale)
+    frame = np.zeros((720, 1280, 3), np.uint8)
+    h, w = min(720, image.shape[0]), min(1280, image.shape[1])
+    frame[:h, :w] = image[:h, :w]
+    with FaceAligner(track=True, models_dir=face_models_dir) as aligner:
+        assert aligner.align(frame) is not None and aligner.align(frame) is not None  # found, then tracked
+        passes: list[tuple[int, int]] = []
+        detect = aligner._timed_detect
+
+        def spy(detector, *args, **kwargs):
+            passes.append(detector.input_shape)
+            return detect(detector, *args, **kwargs)
+
+        monkeypatch.setattr(aligner, "_timed_detect", spy)
+        assert aligner.align(np.zeros_like(frame)) is None
+    assert len(passes) >= 3, "the lost frame ran no search"
+    assert ((384, 224) in passes) == fine_on_loss, passes
