@@ -391,17 +391,21 @@ class FaceAligner:
         spread = [extra[step % len(extra)]] if extra else []
         if not fresh:
             return passes[:upright] + spread
-        first = self._fine_first(image.shape) if step == 0 else []  # the fine pass on a search's first frame only (its cost)
-        return near + passes[:upright] + first + self._rotated_first(passes[upright:]) + spread
+        upright_fine, turned_fine = self._fine_fresh(image.shape, step)
+        return near + passes[:upright] + upright_fine + self._rotated_first(passes[upright:]) + turned_fine + spread
 
-    def _fine_first(self, shape: tuple[int, ...]) -> list[_Pass]:
-        """The upright fine pass of a search's first frame in video; none when a tracked face was just lost
+    def _fine_fresh(self, shape: tuple[int, ...], step: int) -> tuple[list[_Pass], list[_Pass]]:
+        """The fine passes of a fresh search in video, (upright ones, rotated ones), for their cost spread
+        over its two frames: upright on the first, the rotated copies on the second (those nearest the
+        angle a tracked face was lost at, as :meth:`_rotated_first`); none when a tracked face was just lost
         at a size the fine pass does not report (``_FINE_MAX_FACE``): a face does not shrink that much in a
         third of a second, and the windows where it was lost look for it at its own scale."""
         roi = self._lost_roi
-        if roi is not None and max(roi.width, roi.height) / self.settings.roi_scale >= _FINE_MAX_FACE * max(shape[:2]):
-            return []
-        return self._fine(shape)[:1]
+        if step > 1 or (roi is not None and max(roi.width, roi.height) / self.settings.roi_scale
+                        >= _FINE_MAX_FACE * max(shape[:2])):
+            return [], []
+        fine = self._fine(shape)
+        return (fine[:1], []) if step == 0 else ([], self._rotated_first(fine[1:]))
 
     def _rotated_first(self, rotated: list[_Pass]) -> list[_Pass]:
         """The rotated passes of a fresh search: all of them, unless the face was just lost while tracked

@@ -320,8 +320,9 @@ def test_the_fine_detector_takes_an_input_of_the_frames_shape(face_models) -> No
 def test_video_runs_the_fine_pass_after_a_loss_only_for_a_face_small_enough_for_it(face_models_dir, monkeypatch,
                                                                                      scale, fine_on_loss) -> None:
     """A real infant's face tracked in 1280x720 video, then gone: the search's first frame runs the fine pass
-    (384x224, of the frame's shape) where the face was small (about 68 px wide), and not where
-    it was about 274 px wide, a size the fine pass does not report."""
+    (384x224, of the frame's shape) and its second the fine pass's rotated copies nearest the face's angle
+    (+-45 degrees: 320x320 for the rotated frame's canvas) where the face was small (about 68 px wide), and
+    neither where it was about 274 px wide, a size the fine pass does not report."""
     image = cv2.resize(load_face_image("infant_one_face"), None, fx=scale, fy=scale)
     frame = np.zeros((720, 1280, 3), np.uint8)
     h, w = min(720, image.shape[0]), min(1280, image.shape[1])
@@ -337,5 +338,8 @@ def test_video_runs_the_fine_pass_after_a_loss_only_for_a_face_small_enough_for_
 
         monkeypatch.setattr(aligner, "_timed_detect", spy)
         assert aligner.align(np.zeros_like(frame)) is None
-    assert len(passes) >= 3, "the lost frame ran no search"
-    assert ((384, 224) in passes) == fine_on_loss, passes
+        assert len(passes) >= 3, "the lost frame ran no search"
+        assert ((384, 224) in passes) == fine_on_loss, passes  # upright, of the frame's shape
+        first = len(passes)
+        assert aligner.align(np.zeros_like(frame)) is None
+    assert ((320, 320) in passes[first:]) == fine_on_loss, passes[first:]  # turned by 45 degrees, on the second frame
