@@ -118,6 +118,10 @@ class _Client(paho.Client):
         return rc
 
 
+# What paho's log says when the broker closes a TLS connection without an alert the client has read.
+_TLS_BARE_CLOSE = "eof occurred in violation of protocol"
+
+
 def describe_connect_error(exc: BaseException, cfg: MqttConfig) -> str:
     """One line on why a connection attempt failed, with the config field to check."""
     if isinstance(exc, ssl.SSLCertVerificationError):
@@ -572,7 +576,12 @@ class MqttPublisher:
         elif was_connected:
             self._link_error(link, f"disconnected: {self._socket_reason(link) or reason}", logging.WARNING)
         elif not link.refused:  # dropped before the CONNACK: a TLS alert after the handshake, or the broker closed at once
-            self._link_error(link, f"cannot connect: {self._socket_reason(link) or reason}")
+            why = self._socket_reason(link) or str(reason)
+            if _TLS_BARE_CLOSE in why.lower() and link.logged_error.startswith("cannot connect: TLS:"):
+                # TLS 1.3 sends the broker's refusal after the handshake; an attempt that reads the close before
+                # the alert sees only an EOF. That is the refusal already logged, not a new reason.
+                why = link.logged_error.removeprefix("cannot connect: ")
+            self._link_error(link, f"cannot connect: {why}")
         link.refused = False
         self._jitter_backoff(link)
 

@@ -15,7 +15,9 @@ import textwrap
 import time
 from pathlib import Path
 
+import paho.mqtt.client as paho
 import pytest
+from paho.mqtt.reasoncodes import ReasonCode
 from support.broker import OPENSSL, Broker, free_port
 from support.mqtt import DEV, topic, validate, wait_until
 from support.payloads import alert_payload
@@ -217,6 +219,29 @@ def test_tls_failures_name_their_reason_once(case, expected, mosquitto_tls, tls_
         pub.stop(timeout_s=0.5)
         if broker is not mosquitto_tls:
             broker.stop()
+
+
+def test_a_tls_retry_that_reads_only_the_close_keeps_the_refusal_already_logged(mosquitto_tls, tls_certs, tmp_path, caplog):
+    # TLS 1.3 sends the broker's "certificate required" alert after the handshake; a retry that reads the
+    # close first sees only an EOF (CI once logged the refusal twice: alert, EOF, alert).
+    caplog.set_level(logging.INFO, logger="cribside.edge.comms.mqtt")
+    cfg = mosquitto_tls.mqtt_config(tls={"ca_file": str(tls_certs["ca.crt"])})
+    pub = MqttPublisher(cfg, Outbox(tmp_path / "o.sqlite", 100), [DEV])  # not started: its callbacks driven here
+    link = pub._links[DEV]
+    alert = "failed to receive on socket: [SSL: TLSV13_ALERT_CERTIFICATE_REQUIRED] tlsv13 alert certificate required (_ssl.c:2580)"
+    eof = "failed to receive on socket: EOF occurred in violation of protocol (_ssl.c:2427)"
+    for text in (alert, eof, alert, eof):
+        pub._on_log(link.client, link, paho.MQTT_LOG_ERR, text)
+        pub._on_disconnect(link.client, link, None, ReasonCode(paho.PacketTypes.CONNACK, identifier=0x80), None)
+    logged = [r.getMessage() for r in caplog.records if "cannot connect" in r.getMessage()]
+    assert len(logged) == 1 and "refused the client certificate" in logged[0], logged
+    assert "refused the client certificate" in pub.health(DEV).link["last_error"]
+    # An EOF with no refusal before it is reported as what it is.
+    other = MqttPublisher(cfg, Outbox(tmp_path / "p.sqlite", 100), [DEV])
+    olink = other._links[DEV]
+    other._on_log(olink.client, olink, paho.MQTT_LOG_ERR, eof)
+    other._on_disconnect(olink.client, olink, None, ReasonCode(paho.PacketTypes.CONNACK, identifier=0x80), None)
+    assert "EOF occurred" in other.health(DEV).link["last_error"]
 
 
 def test_two_processes_with_one_client_id_are_named(mosquitto, make_publisher, caplog):
