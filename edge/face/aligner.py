@@ -369,8 +369,8 @@ class FaceAligner:
 
         A single image gets the whole search at once, the fine passes (:meth:`_fine`) included. On video
         (``track``) the first ``_FULL_SEARCH_FRAMES`` frames after a loss do too (a face that just turned is
-        found at once), with one zoomed tile each and the upright fine pass on the first of them only (its
-        cost); when a tracked face was lost, the windows where it was lost
+        found at once), with one zoomed tile each, and on a cold search the fine pass spread over them
+        (:meth:`_fine_fresh`); when a tracked face was lost, the windows where it was lost
         (:meth:`_near_lost`) come first, take the tile's place, and only the rotated copies nearest its
         last angle run (:meth:`_rotated_first`).
         While the face stays away, every frame runs the two upright passes and one more, taken in turn
@@ -396,16 +396,15 @@ class FaceAligner:
 
     def _fine_fresh(self, shape: tuple[int, ...], step: int) -> tuple[list[_Pass], list[_Pass]]:
         """The fine passes of a fresh search in video, (upright ones, rotated ones), for their cost spread
-        over its two frames: upright on the first, the rotated copies on the second (those nearest the
-        angle a tracked face was lost at, as :meth:`_rotated_first`); none when a tracked face was just lost
-        at a size the fine pass does not report (``_FINE_MAX_FACE``): a face does not shrink that much in a
-        third of a second, and the windows where it was lost look for it at its own scale."""
-        roi = self._lost_roi
-        if step > 1 or (roi is not None and max(roi.width, roi.height) / self.settings.roi_scale
-                        >= _FINE_MAX_FACE * max(shape[:2])):
+        over its two frames: upright on the first, all its rotated copies on the second; none when a
+        tracked face was just lost: the windows where it was lost (:meth:`_near_lost`) look for it at its
+        own scale, and a face does not shrink to the fine pass's sizes in a third of a second (on the Lookit
+        clips at 1280x960 the fine pass there found no face more and cost a lost frame a tenth of its
+        detector pixels)."""
+        if step > 1 or self._lost_roi is not None:
             return [], []
         fine = self._fine(shape)
-        return (fine[:1], []) if step == 0 else ([], self._rotated_first(fine[1:]))
+        return (fine[:1], []) if step == 0 else ([], fine[1:])
 
     def _rotated_first(self, rotated: list[_Pass]) -> list[_Pass]:
         """The rotated passes of a fresh search: all of them, unless the face was just lost while tracked
