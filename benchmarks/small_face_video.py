@@ -1,5 +1,5 @@
 """A real infant's face small in a large frame: iCatcher+'s fd_video.mp4 at 0.75 of its size in the middle
-of a grey 1280x720 frame (faces about 75-100 px wide), for `cribside bench align --source` on the fine pass.
+of a grey 1280x720 frame (faces about 90-110 px wide), for `cribside bench align --source` on the fine pass.
 
 Usage:
     python benchmarks/small_face_video.py [--video tests/data/infants/icatcher_plus_lookit/fd_video.mp4] [--out small_face_1280x720.mp4]

@@ -24,6 +24,7 @@ from support.payloads import alert_payload
 
 from cribside.edge.comms.mqtt import MqttPublisher
 from cribside.edge.comms.outbox import Outbox
+from cribside.edge.config import MqttConfig
 
 pytestmark = pytest.mark.slow
 
@@ -221,12 +222,12 @@ def test_tls_failures_name_their_reason_once(case, expected, mosquitto_tls, tls_
             broker.stop()
 
 
-def test_a_tls_retry_that_reads_only_the_close_keeps_the_refusal_already_logged(mosquitto_tls, tls_certs, tmp_path, caplog):
+def test_a_tls_retry_that_reads_only_the_close_keeps_the_refusal_already_logged(tls_certs, tmp_path, caplog):
     # TLS 1.3 sends the broker's "certificate required" alert after the handshake; a retry that reads the
     # close first sees only an EOF (CI once logged the refusal twice: alert, EOF, alert).
     caplog.set_level(logging.INFO, logger="cribside.edge.comms.mqtt")
-    cfg = mosquitto_tls.mqtt_config(tls={"ca_file": str(tls_certs["ca.crt"])})
-    pub = MqttPublisher(cfg, Outbox(tmp_path / "o.sqlite", 100), [DEV])  # not started: its callbacks driven here
+    cfg = MqttConfig(host="127.0.0.1", port=free_port(), tls={"ca_file": str(tls_certs["ca.crt"])})
+    pub = MqttPublisher(cfg, Outbox(tmp_path / "o.sqlite", 100), [DEV])  # not started: no broker, its callbacks driven here
     link = pub._links[DEV]
     alert = "failed to receive on socket: [SSL: TLSV13_ALERT_CERTIFICATE_REQUIRED] tlsv13 alert certificate required (_ssl.c:2580)"
     eof = "failed to receive on socket: EOF occurred in violation of protocol (_ssl.c:2427)"
